@@ -1,0 +1,128 @@
+// Kernel interface and registry.
+//
+// A kernel is created once per node when a Session is built (the place to
+// validate attributes, precompute multipliers and pack weights: constant
+// inputs are visible through KernelInit), then run many times.
+//
+// Registration is one line in the kernel's own file:
+//   ONNXQ_REGISTER_KERNEL(Relu, "", "Relu", 6, kMaxOpset, {DType::Float}, make_relu);
+// The registry is keyed by (domain, op type, opset range, element types).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "ir/graph.h"
+#include "ir/tensor.h"
+
+namespace onnxq::runtime {
+
+constexpr int kMaxOpset = 1000;
+
+class KernelContext;
+
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void compute(KernelContext& ctx) = 0;
+};
+
+// What a kernel factory sees when the session is built.
+struct KernelInit {
+  const ir::Node& node;
+  int opset;  // the model's opset for the node's domain
+  // The value of input i when it is a constant initializer, else nullptr.
+  const Tensor* constant_input(int i) const;
+  // Known element type of input i (from initializers or type inference), or Undefined.
+  DType input_type(int i) const;
+};
+
+using KernelFactory = std::function<std::unique_ptr<Kernel>(const KernelInit&)>;
+
+struct KernelDef {
+  std::string domain;   // "" for ai.onnx
+  std::string op_type;
+  int since_version = 1;
+  int end_version = kMaxOpset;  // inclusive
+  // Element types accepted for the type-deciding input (input type_input);
+  // empty accepts any.
+  std::vector<DType> types;
+  int type_input = 0;
+  KernelFactory factory;
+};
+
+class KernelRegistry {
+ public:
+  static KernelRegistry& instance();
+  void add(KernelDef def);
+  // Best match for a node at an opset; input_type may be Undefined (unknown).
+  // nullptr when none.
+  const KernelDef* find(const std::string& domain, const std::string& op_type, int opset,
+                        DType input_type) const;
+  // Whether any kernel exists for (domain, op) at any opset.
+  bool knows(const std::string& domain, const std::string& op_type) const;
+  std::vector<const KernelDef*> all() const;
+
+ private:
+  std::vector<KernelDef> defs_;
+};
+
+// Helper for kernels that are a plain function of the context.
+class FunctionKernel : public Kernel {
+ public:
+  explicit FunctionKernel(std::function<void(KernelContext&)> fn) : fn_(std::move(fn)) {}
+  void compute(KernelContext& ctx) override { fn_(ctx); }
+
+ private:
+  std::function<void(KernelContext&)> fn_;
+};
+
+// A factory for a stateless kernel implemented by a function.
+KernelFactory stateless(void (*fn)(KernelContext&));
+
+struct KernelRegistrar {
+  explicit KernelRegistrar(KernelDef def) { KernelRegistry::instance().add(std::move(def)); }
+};
+
+#define ONNXQ_KERNEL_CONCAT2(a, b) a##b
+#define ONNXQ_KERNEL_CONCAT(a, b) ONNXQ_KERNEL_CONCAT2(a, b)
+// ONNXQ_REGISTER_KERNEL(domain, op, since, end, {types...}, factory)
+#define ONNXQ_REGISTER_KERNEL(domain, op, since, end, types, factory)                  \
+  static ::onnxq::runtime::KernelRegistrar ONNXQ_KERNEL_CONCAT(kernel_registrar_,     \
+                                                               __COUNTER__)(          \
+      ::onnxq::runtime::KernelDef{domain, op, since, end, std::vector<::onnxq::DType> types, 0, \
+                                  factory})
+
+// Everything a kernel needs while running.
+class KernelContext {
+ public:
+  virtual ~KernelContext() = default;
+  virtual const ir::Node& node() const = 0;
+  virtual int opset() const = 0;
+
+  // Inputs: nullptr when the optional input is absent.
+  virtual int num_inputs() const = 0;
+  virtual const Tensor* input(int i) const = 0;
+  // Input i, or an error naming the node when it is absent.
+  const Tensor& in(int i) const;
+
+  virtual int num_outputs() const = 0;
+  // Whether output i is consumed (optional outputs may be skipped).
+  virtual bool output_wanted(int i) const = 0;
+  // Allocates output i (zero-filled) and returns it for writing.
+  virtual Tensor& output(int i, DType dtype, const Shape& shape) = 0;
+  // Sets output i to an existing tensor (may share an input's buffer).
+  virtual void set_output(int i, Tensor t) = 0;
+
+  // Runs a subgraph of this node (If/Loop/Scan bodies) with the given
+  // inputs; names from enclosing graphs resolve to their current values.
+  virtual std::vector<Tensor> run_subgraph(const ir::Graph& g, const std::vector<Tensor>& inputs) = 0;
+
+  // An error message prefixed with the node's description.
+  Error error(const std::string& what) const;
+};
+
+}  // namespace onnxq::runtime
