@@ -30,7 +30,8 @@ constexpr double kAtol = 1e-5;
 
 struct Options {
   std::string root = "/usr/share/libonnx-testdata/data";
-  std::string exclusions = std::string(ONNXQ_SOURCE_DIR) + "/tests/conformance/exclusions.txt";
+  // Every tests/conformance/exclusions*.txt: "case_name  reason" per line.
+  std::string exclusions = std::string(ONNXQ_SOURCE_DIR) + "/tests/conformance";
   std::string filter;
   bool verbose = false;
   bool list_skipped = false;
@@ -58,8 +59,7 @@ std::string compare(const Tensor& got, const Tensor& want) {
   return "";
 }
 
-std::map<std::string, std::string> read_exclusions(const std::string& path) {
-  std::map<std::string, std::string> out;
+void read_exclusion_file(const std::string& path, std::map<std::string, std::string>& out) {
   std::ifstream in(path);
   std::string line;
   while (std::getline(in, line)) {
@@ -70,6 +70,19 @@ std::map<std::string, std::string> read_exclusions(const std::string& path) {
     std::getline(ls, reason);
     reason.erase(0, reason.find_first_not_of(" \t"));
     if (!name.empty()) out[name] = reason.empty() ? "excluded" : reason;
+  }
+}
+
+std::map<std::string, std::string> read_exclusions(const std::string& path) {
+  std::map<std::string, std::string> out;
+  if (fs::is_directory(path)) {
+    for (const auto& e : fs::directory_iterator(path)) {
+      std::string n = e.path().filename().string();
+      if (n.rfind("exclusions", 0) == 0 && e.path().extension() == ".txt")
+        read_exclusion_file(e.path().string(), out);
+    }
+  } else {
+    read_exclusion_file(path, out);
   }
   return out;
 }
@@ -170,7 +183,7 @@ int main(int argc, char** argv) {
     else if (a == "--min-node-pass") o.min_node_pass = std::stoi(next());
     else if (a == "--help" || a == "-h") {
       std::cout << "usage: onnxq_conformance [--root DIR] [--filter REGEX] [--verbose]\n"
-                   "                         [--list-skipped] [--exclusions FILE] [--min-node-pass N]\n";
+                   "                         [--list-skipped] [--exclusions FILE|DIR] [--min-node-pass N]\n";
       return 0;
     } else {
       std::cerr << "unknown option " << a << "\n";
