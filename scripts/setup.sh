@@ -9,7 +9,6 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libcli11-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   libgtest-dev libgmock-dev
-  nodejs npm
   python3-numpy python3-onnx python3-torch
 )
 
@@ -17,6 +16,10 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm: the machine's own if present (Debian's npm package
+# conflicts with a newer preinstalled Node), Debian's otherwise.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
