@@ -9,8 +9,13 @@ APT_PACKAGES=(
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
   libcli11-dev nlohmann-json3-dev zlib1g-dev libstb-dev
   libgtest-dev libgmock-dev
-  python3-numpy python3-onnx python3-torch
+  python3-numpy python3-onnx
 )
+# Regenerating fixtures (examples/models/export_models.py) needs PyTorch:
+# scripts/setup.sh --fixtures
+if [ "${1:-}" = "--fixtures" ]; then
+  APT_PACKAGES+=(python3-torch python3-torchvision)
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -75,6 +75,8 @@ class Tensor {
   Tensor clone() const;
   // Element i converted to double (any numeric type, incl. fp16/bf16/bool).
   double value_as_double(int64_t i) const;
+  // How many tensors share this buffer (for tests of buffer lifetime).
+  long storage_use_count() const { return storage_.use_count(); }
   // Whether two tensors hold the same type, shape and bytes.
   bool same_as(const Tensor& other) const;
 

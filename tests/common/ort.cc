@@ -11,7 +11,7 @@
 
 namespace fs = std::filesystem;
 
-namespace onnxq::testing {
+namespace onnxq::test {
 
 namespace {
 std::string source_dir() { return ONNXQ_SOURCE_DIR; }
@@ -66,4 +66,4 @@ double max_abs(const Tensor& t) {
   return m;
 }
 
-}  // namespace onnxq::testing
+}  // namespace onnxq::test

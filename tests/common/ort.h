@@ -6,7 +6,7 @@
 
 #include "data/npy.h"
 
-namespace onnxq::testing {
+namespace onnxq::test {
 
 // Whether node and onnxruntime-node are installed.
 bool ort_available();
@@ -22,4 +22,4 @@ double max_abs(const Tensor& t);
 // A fresh temporary folder for a test (removed at process exit).
 std::string temp_dir();
 
-}  // namespace onnxq::testing
+}  // namespace onnxq::test
