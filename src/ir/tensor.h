@@ -54,15 +54,19 @@ class Tensor {
   int64_t numel() const { return numel_; }
   size_t nbytes() const;
 
+  // Typed element pointer; throws if T does not match the element type.
+  // Strings live in a vector, so data<std::string>() points into it.
   template <class T>
   T* data() {
     check_type(dtype_of<T>());
-    return reinterpret_cast<T*>(bytes_);
+    if constexpr (std::is_same_v<T, std::string>) return strings().data();
+    else return reinterpret_cast<T*>(bytes_);
   }
   template <class T>
   const T* data() const {
     check_type(dtype_of<T>());
-    return reinterpret_cast<const T*>(bytes_);
+    if constexpr (std::is_same_v<T, std::string>) return strings().data();
+    else return reinterpret_cast<const T*>(bytes_);
   }
   void* raw() { return bytes_; }
   const void* raw() const { return bytes_; }
