@@ -1,0 +1,32 @@
+// The `onnxq` subcommands. Each lives in its own file (cmd_<name>.cc) and
+// registers itself on the app; main.cc only wires them up and maps
+// exceptions to exit codes (onnxq::Error → 1, UsageError / parse error → 2).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace onnxq::cli {
+
+void add_inspect_command(CLI::App& app);
+void add_check_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_preprocess_command(CLI::App& app);
+
+// ---- small helpers shared by the subcommands (cli_util.cc)
+
+// Prints rows as columns separated by two spaces, each column as wide as its
+// widest cell (the last column is not padded). `indent` spaces before each
+// row; columns flagged in right_align are right-aligned (numbers).
+void print_table(const std::vector<std::vector<std::string>>& rows, int indent = 0,
+                 const std::vector<bool>& right_align = {});
+// "1234567" → "1,234,567".
+std::string group_digits(long long n);
+// "12.3 KiB"-style size.
+std::string human_bytes(double bytes);
+// Compact number: %.6g, "nan", "inf".
+std::string fmt_number(double v);
+
+}  // namespace onnxq::cli
