@@ -14,6 +14,7 @@ void add_inspect_command(CLI::App& app);
 void add_check_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_preprocess_command(CLI::App& app);
+void add_calibrate_command(CLI::App& app);  // calibrate and calibrate-merge
 
 // ---- small helpers shared by the subcommands (cli_util.cc)
 
