@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   g++ cmake ninja-build ccache pkg-config git
   libprotobuf-dev protobuf-compiler libonnx-dev libonnx-testdata
-  libcli11-dev nlohmann-json3-dev zlib1g-dev libstb-dev
+  libcli11-dev nlohmann-json3-dev zlib1g-dev libstb-dev libdnnl-dev
   libgtest-dev libgmock-dev
   python3-numpy python3-onnx
+  dataset-fashion-mnist
 )
 # Regenerating fixtures (examples/models/export_models.py) needs PyTorch:
 # scripts/setup.sh --fixtures
