@@ -1,5 +1,7 @@
 #include "runtime/kernel.h"
 
+#include <algorithm>
+
 namespace onnxq::runtime {
 
 const Tensor* KernelInit::constant_input(int i) const {
@@ -31,27 +33,33 @@ void KernelRegistry::add(KernelDef def) {
 }
 
 const KernelDef* KernelRegistry::find(const std::string& domain, const std::string& op_type,
-                                      int opset, DType input_type) const {
+                                      int opset, DType input_type, bool reference_only) const {
   std::string d = ir::canonical_domain(domain);
-  const KernelDef* fallback = nullptr;
+  // Preference: a def whose type list names the input type, then one that
+  // accepts any type (or whose list cannot be checked because the input type
+  // is unknown: its compute() reports a wrong type at run time). Within a
+  // preference level, the highest priority wins; ties keep registration order.
+  const KernelDef* best = nullptr;
+  int best_rank = -1;
   for (const auto& def : defs_) {
     if (def.domain != d || def.op_type != op_type) continue;
     if (opset < def.since_version || opset > def.end_version) continue;
-    if (def.types.empty()) {
-      if (!fallback) fallback = &def;
+    if (reference_only && def.priority > 0) continue;
+    int level;
+    if (def.types.empty() || input_type == DType::Undefined) {
+      level = 0;
+    } else if (std::find(def.types.begin(), def.types.end(), input_type) != def.types.end()) {
+      level = 1;
+    } else {
       continue;
     }
-    if (input_type == DType::Undefined) {
-      if (!fallback) fallback = &def;
-      continue;
+    int rank = level * 1000000 + def.priority;
+    if (rank > best_rank) {
+      best = &def;
+      best_rank = rank;
     }
-    for (DType t : def.types)
-      if (t == input_type) return &def;
   }
-  // With an unknown input type, a typed kernel is accepted; its compute()
-  // reports a wrong type at run time.
-  if (fallback && (fallback->types.empty() || input_type == DType::Undefined)) return fallback;
-  return nullptr;
+  return best;
 }
 
 bool KernelRegistry::knows(const std::string& domain, const std::string& op_type) const {

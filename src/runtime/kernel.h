@@ -52,6 +52,10 @@ struct KernelDef {
   std::vector<DType> types;
   int type_input = 0;
   KernelFactory factory;
+  // Fast paths (oneDNN, SIMD) register with priority > 0 beside the plain
+  // reference kernel (priority 0); the highest-priority match wins unless
+  // the session asks for reference kernels only.
+  int priority = 0;
 };
 
 class KernelRegistry {
@@ -61,7 +65,7 @@ class KernelRegistry {
   // Best match for a node at an opset; input_type may be Undefined (unknown).
   // nullptr when none.
   const KernelDef* find(const std::string& domain, const std::string& op_type, int opset,
-                        DType input_type) const;
+                        DType input_type, bool reference_only = false) const;
   // Whether any kernel exists for (domain, op) at any opset.
   bool knows(const std::string& domain, const std::string& op_type) const;
   std::vector<const KernelDef*> all() const;
@@ -94,7 +98,13 @@ struct KernelRegistrar {
   static ::onnxq::runtime::KernelRegistrar ONNXQ_KERNEL_CONCAT(kernel_registrar_,     \
                                                                __COUNTER__)(          \
       ::onnxq::runtime::KernelDef{domain, op, since, end, std::vector<::onnxq::DType> types, 0, \
-                                  factory})
+                                  factory, 0})
+// A fast path: same as above with a priority above the reference's 0.
+#define ONNXQ_REGISTER_FAST_KERNEL(domain, op, since, end, types, priority, factory)   \
+  static ::onnxq::runtime::KernelRegistrar ONNXQ_KERNEL_CONCAT(kernel_registrar_,     \
+                                                               __COUNTER__)(          \
+      ::onnxq::runtime::KernelDef{domain, op, since, end, std::vector<::onnxq::DType> types, 0, \
+                                  factory, priority})
 
 // Everything a kernel needs while running.
 class KernelContext {

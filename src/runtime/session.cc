@@ -84,7 +84,8 @@ Session::Session(const ir::Model& model, SessionOptions opts) : model_(model), o
       }
       KernelInit init{*n, step.opset};
       const KernelDef* def =
-          KernelRegistry::instance().find(n->domain(), n->op_type(), step.opset, init.input_type(0));
+          KernelRegistry::instance().find(n->domain(), n->op_type(), step.opset, init.input_type(0),
+                                          opts_.reference_only);
       if (!def) {
         std::string why = KernelRegistry::instance().knows(n->domain(), n->op_type())
                               ? "is not supported at opset " + std::to_string(step.opset) +

@@ -24,6 +24,8 @@ struct SessionOptions {
   int threads = 1;
   // Check feeds against the declared input types and static dimensions.
   bool check_inputs = true;
+  // Use only the plain reference kernels (the oracle fast paths are tested against).
+  bool reference_only = false;
 };
 
 // Called after a main-graph node ran, once per produced output.
