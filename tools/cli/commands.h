@@ -15,6 +15,7 @@ void add_check_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_preprocess_command(CLI::App& app);
 void add_calibrate_command(CLI::App& app);  // calibrate and calibrate-merge
+void add_quantize_command(CLI::App& app);
 
 // ---- small helpers shared by the subcommands (cli_util.cc)
 
