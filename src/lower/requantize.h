@@ -1,0 +1,63 @@
+// The integer requantization subgraph every lowering pass emits, built only
+// from standard ONNX integer operators so that any ONNX runtime runs it:
+//
+//   acc (int32) ─► Cast(int64) ─► Mul(M0) ─► [Add(offset)] ─► p
+//   p ─► Less(0) ─► Where(-2^(n-1), 2^(n-1)) ─┐
+//   p ────────────────────────────────────────┴► Add ─► Div(2^n) ─► [Add(zp)]
+//     ─► Where(Less(qmin)) ─► Where(Greater(qmax)) ─► Cast(uint8 / int8)
+//
+// i.e. y = clamp(round_half_away_from_zero((acc * M0 + offset) / 2^n) + zp),
+// the arithmetic of quant/fixed_point.h (requantize()), whose header has the
+// rounding derivation, the overflow argument and the ≤ 1 step error bound.
+// M0, n, offset and zp may be per channel: constants shaped [1, C, 1, 1]
+// (C along `axis`, broadcast over the rest). A "rescale" (out_type
+// Undefined) stops after the Div and yields int64 (used to bring two inputs
+// of an integer Add to a common scale).
+//
+// Why Div and not BitShift: ONNX BitShift is defined for unsigned types
+// only; Div on int64 truncates toward zero, which the sign term turns into
+// round half away from zero. Why Less / Where instead of Sign and Clip:
+// ONNX Runtime 1.30 computes int64 Sign / Clip / Max / Min wrongly for some
+// values beyond 2^31 (fixed_point.h); the comparisons are exact. Why zp after the shift: folding it
+// into the accumulator as round(zp / M) is not exact.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "lower/lower_util.h"
+#include "quant/fixed_point.h"
+
+namespace onnxq::lower {
+
+struct Requantization {
+  std::vector<quant::FixedPointMultiplier> multiplier;  // 1 or C
+  std::vector<int64_t> offset;        // empty (none), 1 or C; in units of 2^-shift
+  std::vector<int64_t> zero_point;    // 1 or C (unused for a rescale)
+  int axis = -1;                      // channel axis when a vector has C > 1
+  DType out_type = DType::Undefined;  // uint8 / int8 / ...; Undefined: int64 rescale
+
+  size_t channels() const;
+  // What the emitted graph computes for one element of channel c (bit exact).
+  int64_t apply(int64_t acc, size_t c) const;
+  std::string str() const;  // one line for reports
+};
+
+// From real multipliers M[c] > 0 and real offsets (in output units, added
+// before rounding; empty: none): M0 and n per channel, offset[c] =
+// round(real_offset[c] * 2^n[c]). Throws Error (naming `what`) when a
+// multiplier or offset cannot be represented.
+Requantization make_requantization(const std::vector<double>& multiplier,
+                                   const std::vector<double>& real_offset,
+                                   const std::vector<int64_t>& zero_point, int axis, DType out_type,
+                                   const std::string& what);
+
+// Emits the subgraph reading `acc` (any integer type up to 64 bits; rank
+// must be known when a parameter is per channel); returns its output.
+ir::Value* emit_requantization(Emitter& e, ir::Value* acc, const Requantization& r);
+
+// Why `acc` cannot be requantized with `r` ("" when it can): unknown rank
+// for per-channel parameters, or a channel count that does not match.
+std::string requantization_problem(const ir::Value* acc, const Requantization& r);
+
+}  // namespace onnxq::lower
