@@ -18,6 +18,7 @@ void add_calibrate_command(CLI::App& app);  // calibrate and calibrate-merge
 void add_quantize_command(CLI::App& app);
 void add_lower_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 // ---- small helpers shared by the subcommands (cli_util.cc)
 
