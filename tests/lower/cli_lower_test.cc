@@ -141,7 +141,7 @@ TEST(CliVerify, RawPixelModelOnIdxData) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_NE(j.at("inputs").get<std::string>().find("raw values"), std::string::npos);
-  EXPECT_GE(j.at("outputs").at(0).at("bit_identical_share").get<double>(), 0.999);
+  EXPECT_GE(j.at("outputs").at(0).at("bit_identical_share").get<double>(), 0.995);  // see kMinIdenticalShare in end_to_end_test.cc
   EXPECT_TRUE(j.at("outputs").at(0).contains("accuracy_integer"));  // IDX labels
   // The reference fed the integer input dequantized: the same numbers here.
   r = run_cli("verify " + quote(out) + " --reference " + quote(files().qdq) + " --data " +
@@ -149,7 +149,7 @@ TEST(CliVerify, RawPixelModelOnIdxData) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   j = nlohmann::json::parse(r.out);
   EXPECT_NE(j.at("inputs").get<std::string>().find("dequantized"), std::string::npos);
-  EXPECT_GE(j.at("outputs").at(0).at("bit_identical_share").get<double>(), 0.999);
+  EXPECT_GE(j.at("outputs").at(0).at("bit_identical_share").get<double>(), 0.995);  // see kMinIdenticalShare in end_to_end_test.cc
 }
 
 }  // namespace
