@@ -33,7 +33,8 @@ class Kernel {
 // What a kernel factory sees when the session is built.
 struct KernelInit {
   const ir::Node& node;
-  int opset;  // the model's opset for the node's domain
+  int opset;        // the model's opset for the node's domain
+  int threads = 1;  // intra-operator threads the session allows
   // The value of input i when it is a constant initializer, else nullptr.
   const Tensor* constant_input(int i) const;
   // Known element type of input i (from initializers or type inference), or Undefined.

@@ -82,7 +82,7 @@ Session::Session(const ir::Model& model, SessionOptions opts) : model_(model), o
         step.out_slots.push_back(slot(v));
         step.out_wanted.push_back(v != nullptr);
       }
-      KernelInit init{*n, step.opset};
+      KernelInit init{*n, step.opset, opts_.threads};
       const KernelDef* def =
           KernelRegistry::instance().find(n->domain(), n->op_type(), step.opset, init.input_type(0),
                                           opts_.reference_only);

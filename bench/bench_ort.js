@@ -1,0 +1,99 @@
+#!/usr/bin/env node
+// Latency of ONNX Runtime (onnxruntime-node) on one model: the yardstick
+// for onnxq's bench/bench_onnxq.
+//
+//   node bench/bench_ort.js MODEL.onnx IN.npz [--warmup W] [--runs N] [--threads T]
+//
+// IN.npz holds float32 inputs by name (stored entries, as bench_onnxq
+// --make-input writes them). The session uses T intra-op threads (default 1),
+// one inter-op thread, sequential execution and ONNX Runtime's default graph
+// optimizations. W untimed runs, then N timed runs of session.run(); prints
+// "times_ms t1 t2 ..." (wall clock), "cpu_ms c1 c2 ..." (process CPU time,
+// all threads) and "median_ms M" like bench_onnxq.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+function loadOrt() {
+  const root = path.resolve(__dirname, '..', '.deps', 'node', 'node_modules', 'onnxruntime-node');
+  return require(root);
+}
+
+function parseNpy(buf, label) {
+  if (buf.readUInt8(0) !== 0x93 || buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${label}: not .npy`);
+  const major = buf.readUInt8(6);
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const off = major === 1 ? 10 : 12;
+  const header = buf.toString('latin1', off, off + hlen);
+  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
+  if (descr !== '<f4') throw new Error(`${label}: only float32 inputs are supported, got ${descr}`);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map(s => s.trim()).filter(s => s).map(Number);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const start = off + hlen;
+  const bytes = Buffer.from(buf.subarray(start, start + n * 4));  // aligned copy
+  return { shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
+}
+
+function readNpz(file) {
+  const buf = fs.readFileSync(file);
+  let eocd = -1;
+  for (let p = buf.length - 22; p >= 0; p--) if (buf.readUInt32LE(p) === 0x06054b50) { eocd = p; break; }
+  if (eocd < 0) throw new Error(`${file}: not a zip archive`);
+  const count = buf.readUInt16LE(eocd + 10);
+  let cd = buf.readUInt32LE(eocd + 16);
+  const out = [];
+  for (let i = 0; i < count; i++) {
+    const method = buf.readUInt16LE(cd + 10), csize = buf.readUInt32LE(cd + 20);
+    const nlen = buf.readUInt16LE(cd + 28), xlen = buf.readUInt16LE(cd + 30), clen = buf.readUInt16LE(cd + 32);
+    const local = buf.readUInt32LE(cd + 42);
+    const name = buf.toString('utf8', cd + 46, cd + 46 + nlen);
+    cd += 46 + nlen + xlen + clen;
+    if (method !== 0) throw new Error(`${file}: ${name} is compressed (only stored entries are supported)`);
+    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
+    out.push([name.replace(/\.npy$/, ''), parseNpy(buf.subarray(data, data + csize), name)]);
+  }
+  return out;
+}
+
+function median(v) {
+  const s = [...v].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+async function main() {
+  const args = process.argv.slice(2);
+  if (args.length < 2) throw new Error('usage: bench_ort.js MODEL.onnx IN.npz [--warmup W] [--runs N] [--threads T]');
+  const [model, input] = args;
+  let warmup = 5, runs = 20, threads = 1;
+  for (let i = 2; i < args.length; i++) {
+    if (args[i] === '--warmup') warmup = Number(args[++i]);
+    else if (args[i] === '--runs') runs = Number(args[++i]);
+    else if (args[i] === '--threads') threads = Number(args[++i]);
+    else throw new Error(`unknown option ${args[i]}`);
+  }
+  const ort = loadOrt();
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const feeds = {};
+  for (const [name, arr] of readNpz(input)) feeds[name] = new ort.Tensor('float32', arr.data, arr.shape);
+  for (let r = 0; r < warmup; r++) await session.run(feeds);
+  const times = [], cpu = [];
+  for (let r = 0; r < runs; r++) {
+    const c0 = process.cpuUsage();
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1e3);
+  }
+  console.log('times_ms ' + times.map(t => t.toFixed(4)).join(' '));
+  console.log('cpu_ms ' + cpu.map(t => t.toFixed(4)).join(' '));
+  console.log('median_ms ' + median(times).toFixed(4));
+}
+
+main().catch(e => { process.stderr.write(String(e && e.message ? e.message : e) + '\n'); process.exit(1); });

@@ -1,0 +1,237 @@
+// Fast Conv (float32, 2-D): groups (depthwise included), strides,
+// dilations, explicit pads or auto_pad (resolved by the reference geometry
+// helper), optional bias. Tensors stay NCHW between nodes, so each shape of
+// convolution gets the path that avoids layout changes where they cost most:
+//   - pointwise (1x1, group 1): oneDNN's GEMM-based convolution reads and
+//     writes NCHW directly;
+//   - depthwise with output rows of 14 or more: the NCHW AVX2 kernel of
+//     depthwise.h (oneDNN's depthwise kernels want channels-last or
+//     blocked activations; the two reorders would cost more than the
+//     convolution);
+//   - everything else: the layout oneDNN's implementation prefers, with
+//     reorders from and to NCHW around it.
+// The weights must be a constant: they are reordered once into the format
+// the primitive asks for. Primitives and reorders are built on the first run
+// with a given input shape and cached per shape. The output buffer is kept
+// and reused once the session has released it (OutputSlot).
+//
+// Falls back to the reference kernel for: other element types, 1-D and
+// 3-D convolutions, non-constant weights, and invalid inputs (so that the
+// error messages are the reference's).
+//
+// Numerics: float32 sums in another order (with FMA); results differ from
+// the reference's by rounding only (tests/fast/conv_test.cc bounds it).
+#include <map>
+
+#include "runtime/kernels/fast/depthwise.h"
+#include "runtime/kernels/fast/dnnl_common.h"
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/reference/conv_util.h"
+
+namespace onnxq::runtime::fast {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+class FastConv : public FastKernel {
+ public:
+  FastConv(const KernelInit& init, std::unique_ptr<Kernel> fallback)
+      : FastKernel(std::move(fallback)),
+        attrs_(nn::SpatialAttrs::read(init.node)),
+        threads_(fast_threads(init)) {
+    group_ = init.node.attr_i("group", 1);
+    const Tensor* w = init.constant_input(1);
+    if (!w || w->dtype() != DType::Float || w->rank() != 4 || group_ < 1 ||
+        w->dim(0) % group_ != 0) {
+      usable_ = false;
+      return;
+    }
+    if (!attrs_.kernel_shape.empty() && attrs_.kernel_shape != Shape{w->dim(2), w->dim(3)}) {
+      usable_ = false;  // the reference reports the mismatch
+      return;
+    }
+    w_ = *w;
+    if (const Tensor* b = init.constant_input(2)) {
+      if (b->dtype() != DType::Float || b->rank() != 1 || b->dim(0) != w->dim(0)) {
+        usable_ = false;
+        return;
+      }
+    }
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(1);
+    const Tensor* b = ctx.input(2);
+    // Anything unusual (including errors to report) goes to the reference.
+    if (!x || !w || x->dtype() != DType::Float || x->rank() != 4 || !same_weights(*w, w_) ||
+        x->dim(1) != w_.dim(1) * group_ ||
+        (b && (b->dtype() != DType::Float || b->rank() != 1 || b->dim(0) != w_.dim(0))) ||
+        x->numel() == 0) {
+      run_fallback(ctx);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    Entry* e = entry(ctx, x->shape());
+    if (!e) {
+      lock.unlock();
+      run_fallback(ctx);
+      return;
+    }
+    if (e->depthwise) {
+      Tensor& y = out_.get(DType::Float, e->out_shape);
+      depthwise_conv_nchw(e->dw, x->data<float>(), w_.data<float>(), b ? b->data<float>() : nullptr,
+                          y.data<float>());
+      ran_fast();
+      ctx.set_output(0, y);
+      return;
+    }
+    ScopedThreads threads(threads_);
+    dnnl::stream& s = cpu_stream();
+    memory src(e->src_user, cpu_engine(), const_cast<void*>(x->raw()));
+    Tensor& y = out_.get(DType::Float, e->out_shape);
+    memory dst_user(e->dst_user, cpu_engine(), y.raw());
+    memory src_p = src, dst_p = dst_user;
+    if (e->src_reorder) {
+      src_p = memory(e->pd.src_desc(), cpu_engine(), src_buf_.get(e->pd.src_desc().get_size()));
+      e->src_reorder.execute(s, src, src_p);
+    }
+    if (e->dst_reorder)
+      dst_p = memory(e->pd.dst_desc(), cpu_engine(), dst_buf_.get(e->pd.dst_desc().get_size()));
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src_p}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst_p}};
+    if (b) args[DNNL_ARG_BIAS] = memory(bias_md(), cpu_engine(), const_cast<void*>(b->raw()));
+    if (e->scratch_size)
+      args[DNNL_ARG_SCRATCHPAD] =
+          memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
+    e->prim.execute(s, args);
+    if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
+    s.wait();
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
+ private:
+  struct Entry {
+    bool depthwise = false;  // run by depthwise_conv_nchw, not oneDNN
+    DepthwiseGeometry dw;
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward prim;
+    memory::desc src_user, dst_user;
+    dnnl::reorder src_reorder, dst_reorder;  // empty when the layout is NCHW already
+    std::shared_ptr<memory> weights;
+    Shape out_shape;
+    size_t scratch_size = 0;
+  };
+
+  memory::desc bias_md() const { return memory::desc({w_.dim(0)}, dt::f32, tag::a); }
+
+  memory::desc weights_user_md() const {
+    const int64_t M = w_.dim(0), Cg = w_.dim(1), KH = w_.dim(2), KW = w_.dim(3);
+    if (group_ == 1) return memory::desc({M, Cg, KH, KW}, dt::f32, tag::oihw);
+    return memory::desc({group_, M / group_, Cg, KH, KW}, dt::f32, tag::goihw);
+  }
+
+  // The cached primitive for an input shape, built on first use; nullptr
+  // when the geometry is invalid (the reference reports it). mu_ is held.
+  Entry* entry(const KernelContext& ctx, const Shape& xs) {
+    auto it = cache_.find(xs);
+    if (it != cache_.end()) return it->second.get();  // null: not handled
+    nn::Geometry g;
+    try {
+      g = nn::window_geometry(ctx.node().describe(), {xs[2], xs[3]}, {w_.dim(2), w_.dim(3)},
+                              attrs_);
+    } catch (const Error&) {
+      return nullptr;
+    }
+    const int64_t N = xs[0], C = xs[1], M = w_.dim(0);
+    auto e = std::make_unique<Entry>();
+    e->out_shape = {N, M, g.out[1], g.out[2]};
+    if (shape_numel(e->out_shape) == 0) return nullptr;
+    // Depthwise (one input channel per group): the NCHW kernel, single-threaded,
+    // for planes at least 14 wide (below that, vectors along a row are mostly
+    // empty and oneDNN's channel-blocked kernel with its reorders is faster).
+    if (w_.dim(1) == 1 && group_ == C && threads_ == 1 && g.out[2] >= 14 && depthwise_supported()) {
+      e->depthwise = true;
+      DepthwiseGeometry& d = e->dw;
+      d.N = N, d.C = C, d.M = M, d.H = xs[2], d.W = xs[3], d.OH = g.out[1], d.OW = g.out[2];
+      d.KH = w_.dim(2), d.KW = w_.dim(3);
+      d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
+      d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+      Entry* raw = e.get();
+      cache_[xs] = std::move(e);
+      return raw;
+    }
+    ScopedThreads threads(threads_);
+    e->src_user = memory::desc(to_dims(xs), dt::f32, tag::nchw);
+    e->dst_user = memory::desc(to_dims(e->out_shape), dt::f32, tag::nchw);
+    // A pointwise convolution is a matrix product per image: oneDNN's
+    // gemm-based implementation reads and writes NCHW with no reorder. Others
+    // get the layout their implementation prefers (reorders around them).
+    const bool pointwise = group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1;
+    const tag act = pointwise ? tag::nchw : tag::any;
+    memory::desc src_any(to_dims(xs), dt::f32, act);
+    memory::desc dst_any(to_dims(e->out_shape), dt::f32, act);
+    memory::desc w_any(weights_user_md().dims(), dt::f32, tag::any);
+    const memory::dims strides{g.stride[1], g.stride[2]};
+    const memory::dims dil{g.dilation[1] - 1, g.dilation[2] - 1};
+    const memory::dims pl{g.pad_begin[1], g.pad_begin[2]}, pr{g.pad_end[1], g.pad_end[2]};
+    try {
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      const bool with_bias = ctx.input(2) != nullptr;
+      auto d = with_bias
+                   ? dnnl::convolution_forward::desc(
+                         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                         src_any, w_any, bias_md(), dst_any, strides, dil, pl, pr)
+                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
+                                                     dnnl::algorithm::convolution_direct, src_any,
+                                                     w_any, dst_any, strides, dil, pl, pr);
+      e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
+      e->prim = dnnl::convolution_forward(e->pd);
+      e->scratch_size = e->pd.scratchpad_desc().get_size();
+      if (e->pd.src_desc() != e->src_user)
+        e->src_reorder = make_reorder(e->src_user, e->pd.src_desc());
+      if (e->pd.dst_desc() != e->dst_user)
+        e->dst_reorder = make_reorder(e->pd.dst_desc(), e->dst_user);
+      e->weights = packed_weights(e->pd.weights_desc());
+    } catch (const dnnl::error&) {
+      cache_[xs] = nullptr;  // not taken by oneDNN: the reference runs
+      return nullptr;
+    }
+    Entry* raw = e.get();
+    cache_[xs] = std::move(e);
+    return raw;
+  }
+
+  // The weights in a primitive's format, reordered once per format.
+  std::shared_ptr<memory> packed_weights(const memory::desc& md) {
+    for (auto& [d, m] : packed_)
+      if (d == md) return m;
+    memory user(weights_user_md(), cpu_engine(), const_cast<void*>(w_.raw()));
+    auto m = std::make_shared<memory>(md, cpu_engine());
+    dnnl::stream& s = cpu_stream();
+    dnnl::reorder(user, *m).execute(s, user, *m);
+    s.wait();
+    packed_.emplace_back(md, m);
+    return m;
+  }
+
+  nn::SpatialAttrs attrs_;
+  int64_t group_ = 1;
+  int threads_ = 1;
+  Tensor w_;  // the constant weights (shares the initializer's buffer)
+  std::mutex mu_;
+  std::map<Shape, std::unique_ptr<Entry>> cache_;
+  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  OutputSlot out_;
+  Scratch src_buf_, dst_buf_, scratch_;
+};
+
+}  // namespace
+
+ONNXQ_REGISTER_FAST_KERNEL("", "Conv", 1, kMaxOpset, {DType::Float}, 10, fast_factory<FastConv>());
+
+}  // namespace onnxq::runtime::fast

@@ -1,0 +1,337 @@
+// Fast Gemm and MatMul (float32) on oneDNN's matmul.
+//
+// MatMul: a constant 2-D B (the usual weights) is reordered once into the
+// primitive's blocked format and A's batch dimensions become rows of one
+// product; a run-time B (or a batched one) uses plain layouts with numpy
+// batch broadcasting. Gemm: a constant B (transB allowed), A transposed
+// through strides, C fused as oneDNN's bias when alpha = beta = 1 and C is
+// one row ([N], [1, N]) or a scalar; otherwise alpha * AB + beta * C is
+// applied afterwards in the reference's order. Primitives are cached per
+// input shape.
+//
+// Falls back to the reference for other element types, a non-constant Gemm
+// B, and anything oneDNN does not take (and for invalid inputs, so that the
+// error messages are the reference's). Numerics: float32 sums in oneDNN's
+// order (with FMA); tests/fast/gemm_test.cc bounds the difference.
+#include <map>
+
+#include "runtime/kernels/fast/dnnl_common.h"
+#include "runtime/kernels/kernel_util.h"
+
+namespace onnxq::runtime::fast {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+// Row-major strides of dims.
+memory::dims plain_strides(const memory::dims& d) {
+  memory::dims s(d.size(), 1);
+  for (int i = static_cast<int>(d.size()) - 2; i >= 0; --i) s[i] = s[i + 1] * d[i + 1];
+  return s;
+}
+
+struct Product {
+  dnnl::matmul::primitive_desc pd;
+  dnnl::matmul prim;
+  std::shared_ptr<memory> weights;  // packed constant B, or null (B given per run)
+  size_t scratch_size = 0;
+  bool unsupported = false;
+};
+
+// Builds a matmul primitive (scratchpad given by the caller).
+bool make_product(Product& p, const memory::desc& a, const memory::desc& b,
+                  const memory::desc* bias, const memory::desc& y) {
+  try {
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::matmul::desc d = bias ? dnnl::matmul::desc(a, b, *bias, y) : dnnl::matmul::desc(a, b, y);
+    p.pd = dnnl::matmul::primitive_desc(d, attr, cpu_engine());
+    p.prim = dnnl::matmul(p.pd);
+    p.scratch_size = p.pd.scratchpad_desc().get_size();
+    return true;
+  } catch (const dnnl::error&) {
+    p.unsupported = true;
+    return false;
+  }
+}
+
+std::shared_ptr<memory> pack(const memory::desc& user_md, const void* data,
+                             const memory::desc& md) {
+  memory user(user_md, cpu_engine(), const_cast<void*>(data));
+  auto m = std::make_shared<memory>(md, cpu_engine());
+  dnnl::stream& s = cpu_stream();
+  make_reorder(user_md, md).execute(s, user, *m);
+  s.wait();
+  return m;
+}
+
+void run_product(const Product& p, const void* a, const void* b, const void* bias, void* y,
+                 Scratch& scratch) {
+  dnnl::stream& s = cpu_stream();
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, memory(p.pd.src_desc(), cpu_engine(), const_cast<void*>(a))},
+      {DNNL_ARG_DST, memory(p.pd.dst_desc(), cpu_engine(), y)}};
+  args[DNNL_ARG_WEIGHTS] =
+      p.weights ? *p.weights : memory(p.pd.weights_desc(), cpu_engine(), const_cast<void*>(b));
+  if (bias) args[DNNL_ARG_BIAS] = memory(p.pd.bias_desc(), cpu_engine(), const_cast<void*>(bias));
+  if (p.scratch_size)
+    args[DNNL_ARG_SCRATCHPAD] =
+        memory(p.pd.scratchpad_desc(), cpu_engine(), scratch.get(p.scratch_size));
+  p.prim.execute(s, args);
+  s.wait();
+}
+
+// ---------------------------------------------------------------- MatMul
+
+class FastMatMul : public FastKernel {
+ public:
+  FastMatMul(const KernelInit& init, std::unique_ptr<Kernel> fallback)
+      : FastKernel(std::move(fallback)), threads_(fast_threads(init)) {
+    if (const Tensor* b = init.constant_input(1); b && b->dtype() == DType::Float && b->rank() == 2)
+      b_const_ = *b;
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    if (!a || !b || a->dtype() != DType::Float || b->dtype() != DType::Float || a->numel() == 0 ||
+        b->numel() == 0 || a->rank() < 1 || b->rank() < 1 || a->rank() > 6 || b->rank() > 6) {
+      run_fallback(ctx);
+      return;
+    }
+    const bool packed_b = b_const_.defined() && same_weights(*b, b_const_);
+    std::lock_guard<std::mutex> lock(mu_);
+    Entry* e = entry(a->shape(), b->shape(), packed_b);
+    if (!e) {
+      run_fallback(ctx);
+      return;
+    }
+    ScopedThreads threads(threads_);
+    Tensor& y = out_.get(DType::Float, e->out_shape);
+    run_product(e->product, a->raw(), b->raw(), nullptr, y.raw(), scratch_);
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
+ private:
+  struct Entry {
+    Product product;
+    Shape out_shape;
+  };
+
+  // mu_ is held. nullptr: not handled (shapes that do not multiply, or oneDNN declines).
+  Entry* entry(const Shape& as, const Shape& bs, bool packed_b) {
+    const auto key = std::make_tuple(as, bs, packed_b);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
+    std::unique_ptr<Entry> e = build(as, bs, packed_b);
+    Entry* raw = e.get();
+    cache_[key] = std::move(e);
+    return raw;
+  }
+
+  std::unique_ptr<Entry> build(Shape as, Shape bs, bool packed_b) {
+    const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
+    if (a_vec) as.insert(as.begin(), 1);
+    if (b_vec) bs.push_back(1);
+    const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+    if (bs[bs.size() - 2] != K) return nullptr;
+    Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
+    Shape batch;
+    try {
+      batch = broadcast_shapes(a_batch, b_batch);
+    } catch (const Error&) {
+      return nullptr;
+    }
+    auto e = std::make_unique<Entry>();
+    e->out_shape = batch;
+    if (!a_vec) e->out_shape.push_back(M);
+    if (!b_vec) e->out_shape.push_back(N);
+    ScopedThreads threads(threads_);
+    if (b_batch.empty()) {
+      // One product: A's batch dims are rows.
+      const int64_t R = shape_numel(a_batch) * M;
+      memory::desc a_md({R, K}, dt::f32, tag::ab), y_md({R, N}, dt::f32, tag::ab);
+      memory::desc b_user({K, N}, dt::f32, tag::ab);
+      memory::desc b_md = packed_b ? memory::desc({K, N}, dt::f32, tag::any) : b_user;
+      if (!make_product(e->product, a_md, b_md, nullptr, y_md)) return nullptr;
+      if (packed_b) e->product.weights = packed(b_user, e->product.pd.weights_desc());
+      return e;
+    }
+    // Batched: same rank for all three, broadcast batch dims.
+    const size_t r = batch.size() + 2;
+    auto full = [&](const Shape& bt, int64_t rows, int64_t cols) {
+      memory::dims d(r - 2 - bt.size(), 1);
+      d.insert(d.end(), bt.begin(), bt.end());
+      d.push_back(rows);
+      d.push_back(cols);
+      return d;
+    };
+    const memory::dims ad = full(a_batch, M, K), bd = full(b_batch, K, N), yd = full(batch, M, N);
+    memory::desc a_md(ad, dt::f32, plain_strides(ad)), b_md(bd, dt::f32, plain_strides(bd)),
+        y_md(yd, dt::f32, plain_strides(yd));
+    if (!make_product(e->product, a_md, b_md, nullptr, y_md)) return nullptr;
+    return e;
+  }
+
+  std::shared_ptr<memory> packed(const memory::desc& user, const memory::desc& md) {
+    for (auto& [d, m] : packed_)
+      if (d == md) return m;
+    auto m = pack(user, b_const_.raw(), md);
+    packed_.emplace_back(md, m);
+    return m;
+  }
+
+  int threads_ = 1;
+  Tensor b_const_;
+  std::mutex mu_;
+  std::map<std::tuple<Shape, Shape, bool>, std::unique_ptr<Entry>> cache_;
+  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  OutputSlot out_;
+  Scratch scratch_;
+};
+
+// ---------------------------------------------------------------- Gemm
+
+class FastGemm : public FastKernel {
+ public:
+  FastGemm(const KernelInit& init, std::unique_ptr<Kernel> fallback)
+      : FastKernel(std::move(fallback)), threads_(fast_threads(init)) {
+    const ir::Node& n = init.node;
+    alpha_ = n.attr_f("alpha", 1.0f);
+    beta_ = n.attr_f("beta", 1.0f);
+    trans_a_ = n.attr_i("transA", 0) != 0;
+    trans_b_ = n.attr_i("transB", 0) != 0;
+    const Tensor* b = init.constant_input(1);
+    if (!b || b->dtype() != DType::Float || b->rank() != 2 || b->numel() == 0) {
+      usable_ = false;
+      return;
+    }
+    b_ = *b;
+    K_ = trans_b_ ? b->dim(1) : b->dim(0);
+    N_ = trans_b_ ? b->dim(0) : b->dim(1);
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* a = ctx.input(0);
+    const Tensor* b = ctx.input(1);
+    const Tensor* c = ctx.input(2);
+    if (!a || !b || a->dtype() != DType::Float || a->rank() != 2 || !same_weights(*b, b_) ||
+        (trans_a_ ? a->dim(0) : a->dim(1)) != K_ || a->numel() == 0 ||
+        (c && c->dtype() != DType::Float)) {
+      run_fallback(ctx);
+      return;
+    }
+    const int64_t M = trans_a_ ? a->dim(1) : a->dim(0), N = N_;
+    // C broadcast to [M, N] (unidirectional).
+    std::vector<int64_t> cst{0, 0};
+    bool c_row = false;  // C is one row (or a scalar): a bias
+    if (c) {
+      const Shape& cs = c->shape();
+      if (cs.size() > 2) {
+        run_fallback(ctx);
+        return;
+      }
+      Shape c2(2 - cs.size(), 1);
+      c2.insert(c2.end(), cs.begin(), cs.end());
+      if ((c2[0] != 1 && c2[0] != M) || (c2[1] != 1 && c2[1] != N)) {
+        run_fallback(ctx);
+        return;
+      }
+      cst = {c2[0] == 1 ? 0 : c2[1], c2[1] == 1 ? 0 : 1};
+      c_row = c2[0] == 1;
+    }
+    const bool fuse_bias = c && c_row && alpha_ == 1.0f && beta_ == 1.0f;
+    std::lock_guard<std::mutex> lock(mu_);
+    // A one-element C is spread to a row for the bias.
+    const float* bias = nullptr;
+    if (fuse_bias) {
+      if (cst[1] == 1) {
+        bias = c->data<float>();
+      } else {
+        bias_row_.assign(static_cast<size_t>(N), c->data<float>()[0]);
+        bias = bias_row_.data();
+      }
+    }
+    Entry* e = entry(M, fuse_bias);
+    if (!e) {
+      run_fallback(ctx);
+      return;
+    }
+    ScopedThreads threads(threads_);
+    Tensor& y = out_.get(DType::Float, {M, N});
+    float* yd = y.data<float>();
+    run_product(e->product, a->raw(), nullptr, bias, yd, scratch_);
+    if (!fuse_bias && (alpha_ != 1.0f || c)) {
+      // The reference's order: v = alpha * AB; v += beta * C.
+      const float* cd = c ? c->data<float>() : nullptr;
+      for (int64_t i = 0; i < M; ++i)
+        for (int64_t j = 0; j < N; ++j) {
+          float v = alpha_ * yd[i * N + j];
+          if (cd) v += beta_ * cd[i * cst[0] + j * cst[1]];
+          yd[i * N + j] = v;
+        }
+    }
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
+ private:
+  struct Entry {
+    Product product;
+  };
+
+  // mu_ is held.
+  Entry* entry(int64_t M, bool bias) {
+    const auto key = std::make_pair(M, bias);
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
+    ScopedThreads threads(threads_);
+    auto e = std::make_unique<Entry>();
+    const memory::desc a_md = trans_a_ ? memory::desc({M, K_}, dt::f32, memory::dims{1, M})
+                                       : memory::desc({M, K_}, dt::f32, tag::ab);
+    const memory::desc b_user = trans_b_ ? memory::desc({K_, N_}, dt::f32, tag::ba)
+                                         : memory::desc({K_, N_}, dt::f32, tag::ab);
+    const memory::desc b_any({K_, N_}, dt::f32, tag::any), y_md({M, N_}, dt::f32, tag::ab);
+    const memory::desc bias_md({1, N_}, dt::f32, tag::ab);
+    Entry* raw = nullptr;
+    if (make_product(e->product, a_md, b_any, bias ? &bias_md : nullptr, y_md)) {
+      e->product.weights = packed(b_user, e->product.pd.weights_desc());
+      raw = e.get();
+      cache_[key] = std::move(e);
+    } else {
+      cache_[key] = nullptr;
+    }
+    return raw;
+  }
+
+  std::shared_ptr<memory> packed(const memory::desc& user, const memory::desc& md) {
+    for (auto& [d, m] : packed_)
+      if (d == md) return m;
+    auto m = pack(user, b_.raw(), md);
+    packed_.emplace_back(md, m);
+    return m;
+  }
+
+  int threads_ = 1;
+  float alpha_ = 1, beta_ = 1;
+  bool trans_a_ = false, trans_b_ = false;
+  Tensor b_;
+  int64_t K_ = 0, N_ = 0;
+  std::vector<float> bias_row_;
+  std::mutex mu_;
+  std::map<std::pair<int64_t, bool>, std::unique_ptr<Entry>> cache_;
+  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  OutputSlot out_;
+  Scratch scratch_;
+};
+
+}  // namespace
+
+ONNXQ_REGISTER_FAST_KERNEL("", "MatMul", 1, kMaxOpset, {DType::Float}, 10,
+                           fast_factory<FastMatMul>());
+ONNXQ_REGISTER_FAST_KERNEL("", "Gemm", 1, kMaxOpset, {DType::Float}, 10, fast_factory<FastGemm>());
+
+}  // namespace onnxq::runtime::fast

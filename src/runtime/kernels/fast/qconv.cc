@@ -1,0 +1,369 @@
+// Fast QLinearConv and ConvInteger (2-D, 8-bit) on oneDNN's u8 x s8 -> s32
+// convolution, bit-exact with the reference kernels (and so with ONNX
+// Runtime):
+//
+//   acc[n, m, p] = sum over the taps inside the input of (x - zx) * (w - zw[m])
+//
+// (padding contributes nothing) is computed from oneDNN's
+//   D = sum over the same taps of xu * ws      (oneDNN pads xu with 0)
+// where
+//   xu = x (uint8) or x + 128 (int8: oneDNN always sees u8), zxu = zx (+ 128);
+//   ws = w - zw[m], which must fit in int8 (checked once: the weights and
+//     their zero points are constants; otherwise the reference runs);
+// as acc = D - zxu * Wv[p, m] (+ bias[m]), Wv being the sum of ws[m] over
+// the taps inside the input: the full sum for interior pixels, a per-pixel
+// sum (precomputed per input shape) for the few border pixels. All of it
+// wrapped to int32 like ONNX Runtime's accumulators (two's complement sums
+// are exact modulo 2^32). QLinearConv then requantizes exactly as
+// quant::requantize_one (int8_util.h), channels-last, and transposes the
+// bytes to NCHW.
+//
+// oneDNN must compute D exactly. Its implementations without VNNI sum pairs
+// of u8 x s8 products in saturating int16 (vpmaddubsw), and some VNNI ones
+// pass the int32 accumulators through float32 on the way out (exact only
+// below 2^24). The brgemm implementations with VNNI/AMX are exact; other
+// VNNI ones (and gemm_s8u8s32 on a VNNI CPU) are accepted when
+// 255 * sum |ws[m]| < 2^24; anything else runs the reference kernel
+// (tests/fast/qconv_test.cc checks sums beyond 2^24).
+#include <cstring>
+#include <map>
+
+#include "runtime/kernels/fast/dnnl_common.h"
+#include "runtime/kernels/fast/int8_util.h"
+#include "runtime/kernels/reference/conv_util.h"
+#include "runtime/kernels/reference/quant_util.h"
+
+namespace onnxq::runtime::fast {
+namespace {
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+class FastIntConv : public FastKernel {
+ public:
+  FastIntConv(const KernelInit& init, std::unique_ptr<Kernel> fallback, bool qlinear)
+      : FastKernel(std::move(fallback)),
+        qlinear_(qlinear),
+        w_in_(qlinear ? 3 : 1),
+        attrs_(nn::SpatialAttrs::read(init.node)),
+        threads_(fast_threads(init)) {
+    group_ = init.node.attr_i("group", 1);
+    const Tensor* w = init.constant_input(w_in_);
+    if (!w || (w->dtype() != DType::UInt8 && w->dtype() != DType::Int8) || w->rank() != 4 ||
+        group_ < 1 || w->dim(0) % group_ != 0 || w->numel() == 0) {
+      usable_ = false;
+      return;
+    }
+    if (!attrs_.kernel_shape.empty() && attrs_.kernel_shape != Shape{w->dim(2), w->dim(3)}) {
+      usable_ = false;  // the reference reports the mismatch
+      return;
+    }
+    const int64_t M = w->dim(0);
+    // w_zero_point: absent, or a constant scalar / [M] of the weight's type.
+    const int zw_in = qlinear ? 5 : 3;
+    std::vector<int32_t> zw(static_cast<size_t>(M), 0);
+    if (init.node.input(zw_in)) {
+      const Tensor* z = init.constant_input(zw_in);
+      if (!z || z->dtype() != w->dtype()) {
+        usable_ = false;
+        return;
+      }
+      if (quant::is_scalar_param(*z)) {
+        zw.assign(static_cast<size_t>(M), quant::int_at(*z, 0));
+      } else if (z->rank() == 1 && z->dim(0) == M) {
+        zw = quant::to_ints(*z);
+      } else {
+        usable_ = false;
+        return;
+      }
+    }
+    w_ = *w;
+    const std::vector<int32_t> wv = quant::to_ints(*w);
+    const size_t per_m = wv.size() / static_cast<size_t>(M);
+    ws_.resize(wv.size());
+    wsum_.assign(static_cast<size_t>(M), 0);
+    int64_t max_abs_sum = 0;
+    for (int64_t m = 0; m < M; ++m) {
+      int64_t abs_sum = 0;
+      for (size_t i = 0; i < per_m; ++i) {
+        const int32_t v = wv[m * per_m + i] - zw[m];
+        if (v < -128 || v > 127) {  // w - zw does not fit in int8
+          usable_ = false;
+          return;
+        }
+        ws_[m * per_m + i] = static_cast<int8_t>(v);
+        wsum_[m] += v;
+        abs_sum += v < 0 ? -v : v;
+      }
+      max_abs_sum = std::max(max_abs_sum, abs_sum);
+    }
+    small_sums_ = 255 * max_abs_sum < (int64_t{1} << 24);
+    const int64_t Cg = w->dim(1), KK = w->dim(2) * w->dim(3);
+    wk_.assign(static_cast<size_t>(M * KK), 0);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t k = 0; k < KK; ++k) wk_[m * KK + k] += ws_[(m * Cg + c) * KK + k];
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* x = ctx.input(0);
+    const Tensor* w = ctx.input(w_in_);
+    if (!x || !w || (x->dtype() != DType::UInt8 && x->dtype() != DType::Int8) || x->rank() != 4 ||
+        x->dim(1) != w_.dim(1) * group_ || x->numel() == 0 || !same_weights(*w, w_)) {
+      run_fallback(ctx);
+      return;
+    }
+    // Run-time parameters; anything invalid is reported by the reference.
+    const int64_t M = w_.dim(0);
+    int32_t zx = 0, zy = 0;
+    DType out_type = DType::Int32;
+    std::vector<float> mult;
+    std::vector<int32_t> bias;
+    try {
+      zx = quant::scalar_zero_point(ctx, ctx.input(2), x->dtype(), "x_zero_point");
+      if (qlinear_) {
+        const float sx = quant::scalar_scale(ctx, ctx.in(1), "x_scale");
+        const float sy = quant::scalar_scale(ctx, ctx.in(6), "y_scale");
+        const Tensor* y_zp = ctx.input(7);
+        out_type = y_zp ? y_zp->dtype() : x->dtype();
+        quant::check_8bit(ctx, out_type, "y_zero_point");
+        zy = quant::scalar_zero_point(ctx, y_zp, out_type, "y_zero_point");
+        const std::vector<float> sw = quant::channel_scales(ctx, ctx.in(4), M, "w_scale");
+        mult.resize(static_cast<size_t>(M));
+        for (int64_t m = 0; m < M; ++m) mult[m] = sx * sw[m] / sy;
+        if (const Tensor* b = ctx.input(8)) {
+          if (b->dtype() != DType::Int32 || b->rank() != 1 || b->dim(0) != M)
+            throw ctx.error("bias");
+          bias = quant::to_ints(*b);
+        }
+      }
+    } catch (const Error&) {
+      run_fallback(ctx);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    Entry* e = entry(ctx, x->shape());
+    if (!e || e->use_reference) {
+      lock.unlock();
+      run_fallback(ctx);
+      return;
+    }
+    const int32_t flip = x->dtype() == DType::Int8 ? 128 : 0;
+    const int32_t zxu = zx + flip;
+    // add[m] = bias[m] - zxu * sum(ws[m]), wrapped.
+    std::vector<int32_t> add(static_cast<size_t>(M));
+    for (int64_t m = 0; m < M; ++m)
+      add[m] = quant::wrap_int32((bias.empty() ? 0 : int64_t{bias[m]}) - int64_t{zxu} * wsum_[m]);
+
+    // Border pixels: add[m] with the sum of ws over their valid taps.
+    const size_t nb = e->border_pixels.size();
+    std::vector<int32_t> border_add(nb * static_cast<size_t>(M));
+    for (size_t k = 0; k < nb; ++k)
+      for (int64_t m = 0; m < M; ++m)
+        border_add[k * M + m] = quant::wrap_int32((bias.empty() ? 0 : int64_t{bias[m]}) -
+                                                  int64_t{zxu} * e->border_wsum[k * M + m]);
+
+    ScopedThreads threads(threads_);
+    uint8_t* xb = pack_input(*x, static_cast<uint8_t>(flip));
+    auto* acc = static_cast<int32_t*>(acc_buf_.get(e->pd.dst_desc().get_size()));
+    dnnl::stream& s = cpu_stream();
+    memory src(e->pd.src_desc(), cpu_engine(), xb), dst(e->pd.dst_desc(), cpu_engine(), acc);
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst}};
+    if (e->scratch_size)
+      args[DNNL_ARG_SCRATCHPAD] =
+          memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
+    e->prim.execute(s, args);
+    s.wait();
+
+    const int64_t N = e->out_shape[0], P = e->out_shape[2] * e->out_shape[3];
+    Tensor& y = out_.get(out_type, e->out_shape);
+    for (int64_t n = 0; n < N; ++n) {
+      const int32_t* an = acc + n * P * M;
+      if (qlinear_) {
+        // Requantized and transposed to NCHW in one pass; then the border
+        // pixels again with their own corrections.
+        auto* yn = static_cast<uint8_t*>(y.raw()) + n * M * P;
+        requant_transpose(an, P, M, add.data(), mult.data(), zy, out_type, yn);
+        auto* q = static_cast<uint8_t*>(q_buf_.get(static_cast<size_t>(M)));
+        for (size_t k = 0; k < nb; ++k) {
+          const int64_t p = e->border_pixels[k];
+          requant_row(an + p * M, border_add.data() + k * M, mult.data(), zy, out_type, q, M);
+          for (int64_t m = 0; m < M; ++m) yn[m * P + p] = q[m];
+        }
+      } else {
+        int32_t* yn = y.data<int32_t>() + n * M * P;
+        add_transpose(an, P, M, M, add.data(), yn);
+        for (size_t k = 0; k < nb; ++k) {
+          const int64_t p = e->border_pixels[k];
+          for (int64_t m = 0; m < M; ++m)
+            yn[m * P + p] = static_cast<int32_t>(static_cast<uint32_t>(an[p * M + m]) +
+                                                 static_cast<uint32_t>(border_add[k * M + m]));
+        }
+      }
+    }
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
+ private:
+  struct Entry {
+    bool use_reference = false;  // oneDNN's implementation is not exact enough
+    dnnl::convolution_forward::primitive_desc pd;
+    dnnl::convolution_forward prim;
+    std::shared_ptr<memory> weights;
+    Shape out_shape;
+    // Output pixels (oh * OW + ow) with taps outside the input, and for each
+    // the sum of ws[m] over its taps inside ([pixel, M]).
+    std::vector<int64_t> border_pixels, border_wsum;
+    size_t scratch_size = 0;
+  };
+
+  memory::desc weights_user_md() const {
+    const int64_t M = w_.dim(0), Cg = w_.dim(1), KH = w_.dim(2), KW = w_.dim(3);
+    if (group_ == 1) return memory::desc({M, Cg, KH, KW}, dt::s8, tag::oihw);
+    return memory::desc({group_, M / group_, Cg, KH, KW}, dt::s8, tag::goihw);
+  }
+
+  // mu_ is held.
+  Entry* entry(const KernelContext& ctx, const Shape& xs) {
+    auto it = cache_.find(xs);
+    if (it != cache_.end()) return it->second.get();
+    nn::Geometry g;
+    try {
+      g = nn::window_geometry(ctx.node().describe(), {xs[2], xs[3]}, {w_.dim(2), w_.dim(3)},
+                              attrs_);
+    } catch (const Error&) {
+      return nullptr;
+    }
+    auto e = std::make_unique<Entry>();
+    const int64_t N = xs[0], M = w_.dim(0);
+    e->out_shape = {N, M, g.out[1], g.out[2]};
+    if (shape_numel(e->out_shape) == 0) return nullptr;
+    border_sums(g, xs[2], xs[3], *e);
+    ScopedThreads threads(threads_);
+    memory::desc src_md(to_dims(xs), dt::u8, tag::nhwc);
+    memory::desc dst_md(to_dims(e->out_shape), dt::s32, tag::nhwc);
+    memory::desc w_any(weights_user_md().dims(), dt::s8, tag::any);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    try {
+      dnnl::convolution_forward::desc d(
+          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
+          dst_md, {g.stride[1], g.stride[2]}, {g.dilation[1] - 1, g.dilation[2] - 1},
+          {g.pad_begin[1], g.pad_begin[2]}, {g.pad_end[1], g.pad_end[2]});
+      e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
+      const std::string impl = e->pd.impl_info_str();
+      // gemm_s8u8s32 (im2col + integer GEMM, e.g. for depthwise with large
+      // strides) uses vpdpbusd when the CPU has VNNI, then a float32 epilogue.
+      const bool gemm_vnni = dnnl_has_vnni() && impl.find("gemm") != std::string::npos;
+      if (!(exact_int8_brgemm_impl(impl) || ((vnni_int8_impl(impl) || gemm_vnni) && small_sums_)) ||
+          e->pd.dst_desc() != dst_md || e->pd.src_desc() != src_md) {
+        e->use_reference = true;
+      } else {
+        e->prim = dnnl::convolution_forward(e->pd);
+        e->scratch_size = e->pd.scratchpad_desc().get_size();
+        e->weights = packed_weights(e->pd.weights_desc());
+      }
+    } catch (const dnnl::error&) {
+      e->use_reference = true;
+    }
+    Entry* raw = e.get();
+    cache_[xs] = std::move(e);
+    return raw;
+  }
+
+  std::shared_ptr<memory> packed_weights(const memory::desc& md) {
+    for (auto& [d, m] : packed_)
+      if (d == md) return m;
+    memory user(weights_user_md(), cpu_engine(), ws_.data());
+    auto m = std::make_shared<memory>(md, cpu_engine());
+    dnnl::stream& s = cpu_stream();
+    make_reorder(weights_user_md(), md).execute(s, user, *m);
+    s.wait();
+    packed_.emplace_back(md, m);
+    return m;
+  }
+
+  // The border pixels of an output geometry and their sums of ws.
+  void border_sums(const nn::Geometry& g, int64_t H, int64_t W, Entry& e) const {
+    const int64_t M = w_.dim(0), KH = w_.dim(2), KW = w_.dim(3), OH = g.out[1], OW = g.out[2];
+    // Valid tap ranges per output row / column.
+    auto ranges = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t d, int64_t pad) {
+      std::vector<std::pair<int64_t, int64_t>> r(static_cast<size_t>(out));
+      for (int64_t o = 0; o < out; ++o) {
+        int64_t lo = k, hi = 0;
+        for (int64_t t = 0; t < k; ++t) {
+          const int64_t i = o * s - pad + t * d;
+          if (i >= 0 && i < in) lo = std::min(lo, t), hi = t + 1;
+        }
+        r[o] = {lo, std::max(lo, hi)};
+      }
+      return r;
+    };
+    const auto rh = ranges(OH, H, KH, g.stride[1], g.dilation[1], g.pad_begin[1]);
+    const auto rw = ranges(OW, W, KW, g.stride[2], g.dilation[2], g.pad_begin[2]);
+    for (int64_t oh = 0; oh < OH; ++oh)
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const auto [h0, h1] = rh[oh];
+        const auto [w0, w1] = rw[ow];
+        if (h0 == 0 && h1 == KH && w0 == 0 && w1 == KW) continue;
+        e.border_pixels.push_back(oh * OW + ow);
+        for (int64_t m = 0; m < M; ++m) {
+          int64_t sum = 0;  // taps are either all valid or all not along a dilated axis
+          for (int64_t kh = h0; kh < h1; ++kh)
+            for (int64_t kw = w0; kw < w1; ++kw) {
+              const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
+              const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
+              if (ih >= 0 && ih < H && iw >= 0 && iw < W) sum += wk_[(m * KH + kh) * KW + kw];
+            }
+          e.border_wsum.push_back(sum);
+        }
+      }
+  }
+
+  // x (NCHW, 8-bit) as uint8 NHWC: one byte transpose per image (int8 shifted by 128).
+  uint8_t* pack_input(const Tensor& x, uint8_t flip) {
+    const int64_t N = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
+    auto* buf = static_cast<uint8_t*>(in_buf_.get(static_cast<size_t>(N * HW * C)));
+    const auto* xd = static_cast<const uint8_t*>(x.raw());
+    for (int64_t n = 0; n < N; ++n)
+      transpose_u8(xd + n * C * HW, C, HW, HW, buf + n * HW * C, C, flip);
+    return buf;
+  }
+
+  bool qlinear_;
+  int w_in_;
+  nn::SpatialAttrs attrs_;
+  int threads_ = 1;
+  int64_t group_ = 1;
+  Tensor w_;
+  std::vector<int8_t> ws_;     // w - zw, [M, C/group, KH, KW]
+  std::vector<int64_t> wsum_;  // sum of ws per output channel
+  std::vector<int64_t> wk_;    // sum of ws over input channels, [M, KH, KW]
+  bool small_sums_ = false;    // 255 * max_m sum |ws[m]| < 2^24
+  std::mutex mu_;
+  std::map<Shape, std::unique_ptr<Entry>> cache_;
+  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  OutputSlot out_;
+  Scratch in_buf_, acc_buf_, q_buf_, scratch_;
+};
+
+struct FastQLinearConv : FastIntConv {
+  FastQLinearConv(const KernelInit& i, std::unique_ptr<Kernel> f)
+      : FastIntConv(i, std::move(f), true) {}
+};
+struct FastConvInteger : FastIntConv {
+  FastConvInteger(const KernelInit& i, std::unique_ptr<Kernel> f)
+      : FastIntConv(i, std::move(f), false) {}
+};
+
+}  // namespace
+
+ONNXQ_REGISTER_FAST_KERNEL("", "QLinearConv", 10, kMaxOpset, ({DType::UInt8, DType::Int8}), 10,
+                           fast_factory<FastQLinearConv>());
+ONNXQ_REGISTER_FAST_KERNEL("", "ConvInteger", 10, kMaxOpset, ({DType::UInt8, DType::Int8}), 10,
+                           fast_factory<FastConvInteger>());
+
+}  // namespace onnxq::runtime::fast

@@ -1,0 +1,85 @@
+// Random 2-D convolution geometries shared by the float and integer
+// convolution tests.
+#pragma once
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "fast/fast_test_util.h"
+
+namespace onnxq::fasttest {
+
+struct ConvCase {
+  int64_t N = 1, C = 1, M = 1, H = 1, W = 1, KH = 1, KW = 1, group = 1;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  std::vector<int64_t> pads;  // [top, left, bottom, right] or empty
+  std::string auto_pad;       // empty: not set
+  bool bias = false;
+
+  std::string str() const {
+    std::string s = "N" + std::to_string(N) + " C" + std::to_string(C) + " M" + std::to_string(M) +
+                    " " + std::to_string(H) + "x" + std::to_string(W) + " k" + std::to_string(KH) +
+                    "x" + std::to_string(KW) + " g" + std::to_string(group) + " s" +
+                    std::to_string(sh) + "," + std::to_string(sw) + " d" + std::to_string(dh) +
+                    "," + std::to_string(dw);
+    if (!pads.empty())
+      s += " pads " + std::to_string(pads[0]) + "," + std::to_string(pads[1]) + "," +
+           std::to_string(pads[2]) + "," + std::to_string(pads[3]);
+    if (!auto_pad.empty()) s += " " + auto_pad;
+    if (bias) s += " bias";
+    return s;
+  }
+
+  Attrs attrs() const {
+    return [c = *this](ir::Node& n) {
+      n.set_attr_i("group", c.group);
+      n.set_attr_ints("strides", {c.sh, c.sw});
+      n.set_attr_ints("dilations", {c.dh, c.dw});
+      if (!c.pads.empty()) n.set_attr_ints("pads", c.pads);
+      if (!c.auto_pad.empty()) n.set_attr_s("auto_pad", c.auto_pad);
+    };
+  }
+};
+
+inline ConvCase random_case(std::mt19937& rng) {
+  auto pick = [&](std::vector<int64_t> v) { return v[rng() % v.size()]; };
+  ConvCase c;
+  c.N = pick({1, 1, 3});
+  const int kind = static_cast<int>(rng() % 3);  // 0 plain, 1 depthwise, 2 grouped
+  if (kind == 0) {
+    c.group = 1;
+    c.C = pick({1, 3, 5, 7, 12, 17, 24, 33});
+    c.M = pick({1, 4, 6, 9, 16, 19, 40});
+  } else if (kind == 1) {
+    c.C = c.group = pick({1, 3, 7, 16, 20, 35});
+    c.M = c.C * pick({1, 1, 2});
+  } else {
+    c.group = pick({2, 3});
+    c.C = c.group * pick({1, 2, 5});
+    c.M = c.group * pick({1, 3, 4});
+  }
+  c.KH = pick({1, 3, 5});
+  c.KW = rng() % 4 == 0 ? pick({1, 3, 5}) : c.KH;
+  c.sh = pick({1, 1, 2, 3});
+  c.sw = rng() % 4 == 0 ? pick({1, 2, 3}) : c.sh;
+  c.dh = pick({1, 1, 2});
+  c.dw = rng() % 4 == 0 ? pick({1, 2}) : c.dh;
+  const int ap = static_cast<int>(rng() % 10);
+  if (ap == 7)
+    c.auto_pad = "SAME_UPPER";
+  else if (ap == 8)
+    c.auto_pad = "SAME_LOWER";
+  else if (ap == 9)
+    c.auto_pad = "VALID";
+  else if (rng() % 3 != 0)
+    c.pads = {static_cast<int64_t>(rng() % 3), static_cast<int64_t>(rng() % 3),
+              static_cast<int64_t>(rng() % 3), static_cast<int64_t>(rng() % 3)};
+  const int64_t span_h = (c.KH - 1) * c.dh + 1, span_w = (c.KW - 1) * c.dw + 1;
+  c.H = span_h + static_cast<int64_t>(rng() % 14);
+  c.W = span_w + static_cast<int64_t>(rng() % 14);
+  c.bias = rng() % 2 == 0;
+  return c;
+}
+
+}  // namespace onnxq::fasttest
