@@ -5,6 +5,8 @@
 // Expected values are worked out by hand (or from a formula) in each test.
 #include <gtest/gtest.h>
 
+#include "common/one_node.h"
+
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -17,42 +19,16 @@ using namespace onnxq::ir;
 
 namespace {
 
-using Attrs = std::function<void(Node&)>;
+using Attrs = test::NodeAttrs;
 
-// A model with one node `op`; inputs[i] feeds "x<i>" (an undefined tensor
-// leaves input i absent); outputs "y0".."y<n_out-1>".
 std::unique_ptr<Model> one_node(const std::string& op, const std::vector<Tensor>& inputs,
                                 const Attrs& attrs, int opset, int n_out) {
-  auto m = std::make_unique<Model>();
-  m->set_opset("", opset);
-  Graph& g = *m->graph;
-  std::vector<Value*> ins;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!inputs[i].defined()) {
-      ins.push_back(nullptr);
-      continue;
-    }
-    Value* v = g.get_or_create_value("x" + std::to_string(i));
-    v->type = TypeInfo::tensor(inputs[i].dtype(), inputs[i].shape());
-    g.add_input(v);
-    ins.push_back(v);
-  }
-  std::vector<std::string> outs;
-  for (int i = 0; i < n_out; ++i) outs.push_back("y" + std::to_string(i));
-  Node* n = g.add_node(op, ins, outs);
-  if (attrs) attrs(*n);
-  for (int i = 0; i < n_out; ++i) g.add_output(n->output(i));
-  return m;
+  return test::one_node_model(op, inputs, attrs, opset, n_out);
 }
 
 std::vector<Tensor> run_op(const std::string& op, const std::vector<Tensor>& inputs,
                            const Attrs& attrs = {}, int opset = 17, int n_out = 1) {
-  auto m = one_node(op, inputs, attrs, opset, n_out);
-  runtime::Session s(*m);
-  runtime::NamedTensors feeds;
-  for (size_t i = 0; i < inputs.size(); ++i)
-    if (inputs[i].defined()) feeds.emplace_back("x" + std::to_string(i), inputs[i]);
-  return s.run(feeds);
+  return test::run_one_node(op, inputs, attrs, opset, n_out);
 }
 
 Tensor run1(const std::string& op, const std::vector<Tensor>& inputs, const Attrs& attrs = {},
