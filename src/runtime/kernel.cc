@@ -1,5 +1,7 @@
 #include "runtime/kernel.h"
 
+#include "runtime/parallel.h"
+
 #include <algorithm>
 
 namespace onnxq::runtime {
@@ -87,6 +89,15 @@ const Tensor& KernelContext::in(int i) const {
 
 Error KernelContext::error(const std::string& what) const {
   return Error(node().describe() + ": " + what);
+}
+
+}  // namespace onnxq::runtime
+
+namespace onnxq::runtime {
+
+void KernelContext::parallel_for(int64_t n, int64_t grain,
+                                 const std::function<void(int64_t, int64_t)>& fn) const {
+  runtime::parallel_for(threads(), n, grain, fn);
 }
 
 }  // namespace onnxq::runtime

@@ -125,8 +125,21 @@ class KernelContext {
   virtual bool output_wanted(int i) const = 0;
   // Allocates output i (zero-filled) and returns it for writing.
   virtual Tensor& output(int i, DType dtype, const Shape& shape) = 0;
+  // Like output(), but the contents are unspecified (the buffer may be
+  // reused from an earlier run): for kernels that write every element.
+  virtual Tensor& output_uninitialized(int i, DType dtype, const Shape& shape) {
+    return output(i, dtype, shape);
+  }
   // Sets output i to an existing tensor (may share an input's buffer).
   virtual void set_output(int i, Tensor t) = 0;
+
+  // Intra-operator threads this run may use (SessionOptions::threads).
+  virtual int threads() const { return 1; }
+  // Calls fn(begin, end) over disjoint chunks covering [0, n), each at least
+  // `grain` items (except the last), on up to threads() threads. fn must
+  // not throw.
+  void parallel_for(int64_t n, int64_t grain,
+                    const std::function<void(int64_t, int64_t)>& fn) const;
 
   // Runs a subgraph of this node (If/Loop/Scan bodies) with the given
   // inputs; names from enclosing graphs resolve to their current values.
