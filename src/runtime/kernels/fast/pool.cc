@@ -1,0 +1,246 @@
+// AVX2 fast paths of float32 MaxPool (1-D and 2-D windows, no dilation,
+// no Indices output) and GlobalAveragePool.
+//
+// MaxPool: the reference folds the taps of a window in (kh, kw) order,
+// best = first tap inside the input, then best = v > best ? v : best, which
+// is max_ps(v, best) lane by lane (NaN: a NaN first tap stays, a later NaN
+// is skipped, exactly as the reference). Output columns whose window lies
+// inside the input row are computed 8 at a time (stride 1: plain loads;
+// stride 2: even/odd deinterleave of two loads); border columns, other
+// strides and rows take the reference's scalar fold. A window with no tap
+// inside the input gives the lowest float, as in the reference.
+//
+// GlobalAveragePool: the reference sums each plane in order in float and
+// divides by its size. Vectorizing along a plane would reorder the sum, so
+// 8 planes are summed side by side (lane j holds plane p + j: 8x8 blocks
+// transposed in registers, the tail read with a gather), each in the
+// reference's order: bit-identical.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "runtime/kernels/fast/simd_common.h"
+#include "runtime/kernels/kernel_util.h"
+#include "runtime/kernels/reference/conv_util.h"
+
+namespace onnxq::runtime::fast {
+namespace {
+
+struct Pool2D {
+  int64_t H, W, OH, OW, KH, KW, sh, sw, pt, pl;
+};
+
+// The reference's fold for output (oh, ow) of one plane.
+inline float max_window(const Pool2D& g, const float* x, int64_t oh, int64_t ow) {
+  const int64_t h0 = oh * g.sh - g.pt, w0 = ow * g.sw - g.pl;
+  bool any = false;
+  float best = 0;
+  for (int64_t kh = 0; kh < g.KH; ++kh) {
+    const int64_t ih = h0 + kh;
+    if (ih < 0 || ih >= g.H) continue;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const int64_t iw = w0 + kw;
+      if (iw < 0 || iw >= g.W) continue;
+      const float v = x[ih * g.W + iw];
+      if (!any || v > best) best = v, any = true;
+    }
+  }
+  return any ? best : std::numeric_limits<float>::lowest();
+}
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+
+// Columns [lo, hi) of output row oh: every tap of these windows is inside
+// the row, and (stride 2) the loads stay inside it too.
+void max_row_vec(const Pool2D& g, const float* x, float* y, int64_t oh, int64_t lo, int64_t hi) {
+  const int64_t h0 = oh * g.sh - g.pt;
+  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(g.KH, g.H - h0);
+  const __m256i perm = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+  int64_t ow = lo;
+  // (No row inside the input: the scalar fold gives lowest.)
+  for (; kh0 < kh1 && ow + 8 <= hi; ow += 8) {
+    const int64_t w0 = ow * g.sw - g.pl;
+    __m256 best = _mm256_setzero_ps();
+    bool first = true;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const float* r = x + (h0 + kh) * g.W + w0;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        __m256 v;
+        if (g.sw == 1) {
+          v = _mm256_loadu_ps(r + kw);
+        } else {
+          const __m256 a = _mm256_loadu_ps(r + kw), b = _mm256_loadu_ps(r + kw + 8);
+          v = _mm256_permutevar8x32_ps(_mm256_shuffle_ps(a, b, 0x88), perm);
+        }
+        best = first ? v : _mm256_max_ps(v, best);
+        first = false;
+      }
+    }
+    _mm256_storeu_ps(y + oh * g.OW + ow, best);
+  }
+  for (; ow < hi; ++ow) y[oh * g.OW + ow] = max_window(g, x, oh, ow);
+}
+
+// In-register transpose: r[k] lane j <- r[j] lane k.
+inline void transpose8(__m256* r) {
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// y[j] = sum_i x[j * size + i] / size for the 8 * B planes j of B blocks:
+// 8 columns of 8 planes are loaded and transposed, so that lane j adds
+// plane j's values in order; B independent sums hide the add latency.
+template <int B>
+void global_avg8(const float* x, int64_t size, float* y) {
+  __m256 sum[B];
+  for (int b = 0; b < B; ++b) sum[b] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= size; i += 8)
+    for (int b = 0; b < B; ++b) {
+      __m256 r[8];
+      for (int j = 0; j < 8; ++j) r[j] = _mm256_loadu_ps(x + (b * 8 + j) * size + i);
+      transpose8(r);
+      for (int k = 0; k < 8; ++k) sum[b] = _mm256_add_ps(sum[b], r[k]);
+    }
+  const __m256i idx = _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+                                         _mm256_set1_epi32(static_cast<int>(size)));
+  for (; i < size; ++i)
+    for (int b = 0; b < B; ++b)
+      sum[b] = _mm256_add_ps(sum[b], _mm256_i32gather_ps(x + b * 8 * size + i, idx, 4));
+  for (int b = 0; b < B; ++b)
+    _mm256_storeu_ps(y + 8 * b, _mm256_div_ps(sum[b], _mm256_set1_ps(static_cast<float>(size))));
+}
+
+#pragma GCC pop_options
+
+class FastMaxPool : public FastKernel {
+ public:
+  FastMaxPool(const KernelInit& init, std::unique_ptr<Kernel> fallback)
+      : FastKernel(std::move(fallback)) {
+    attrs_ = nn::SpatialAttrs::read(init.node);  // valid: the reference accepted the node
+    const size_t r = attrs_.kernel_shape.size();
+    usable_ = simd_avx2() && (r == 1 || r == 2) &&
+              std::all_of(attrs_.dilations.begin(), attrs_.dilations.end(),
+                          [](int64_t d) { return d == 1; });
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* xt = ctx.input(0);
+    if (!xt || xt->dtype() != DType::Float || xt->rank() != 2 + static_cast<int>(attrs_.kernel_shape.size()) ||
+        (ctx.num_outputs() > 1 && ctx.output_wanted(1)))
+      return run_fallback(ctx);
+    nn::Geometry geo;
+    try {
+      geo = nn::window_geometry(ctx.node().describe(),
+                                Shape(xt->shape().begin() + 2, xt->shape().end()),
+                                attrs_.kernel_shape, attrs_);
+    } catch (const Error&) {
+      return run_fallback(ctx);
+    }
+    ran_fast();
+    const Pool2D g{geo.in[1],     geo.in[2],     geo.out[1],       geo.out[2],       geo.kernel[1],
+                   geo.kernel[2], geo.stride[1], geo.stride[2], geo.pad_begin[1], geo.pad_begin[2]};
+    Shape out_shape = {xt->dim(0), xt->dim(1)};
+    for (int64_t d : geo.out_shape()) out_shape.push_back(d);
+    Tensor& y = ctx.output_uninitialized(0, DType::Float, out_shape);
+    const int64_t planes = xt->dim(0) * xt->dim(1), in_sz = g.H * g.W, out_sz = g.OH * g.OW;
+    if (planes == 0 || out_sz == 0) return;
+    // Interior columns: w0 >= 0 and the last load (stride 2: one float past
+    // the last tap) inside the row.
+    const int64_t reach = g.sw == 1 ? g.KW : g.KW + 1;
+    int64_t lo = (g.pl + g.sw - 1) / g.sw, hi = 0;
+    if (g.W - reach + g.pl >= 0) hi = (g.W - reach + g.pl) / g.sw + 1;
+    lo = std::min(lo, g.OW);
+    hi = std::clamp(hi, lo, g.OW);
+    const bool vec = g.sw <= 2;
+    const float* xd = xt->data<float>();
+    float* yd = y.data<float>();
+    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, in_sz));
+    ctx.parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
+      for (int64_t p = p0; p < p1; ++p) {
+        const float* x = xd + p * in_sz;
+        float* yp = yd + p * out_sz;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          if (!vec) {
+            for (int64_t ow = 0; ow < g.OW; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
+            continue;
+          }
+          for (int64_t ow = 0; ow < lo; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
+          max_row_vec(g, x, yp, oh, lo, hi);
+          for (int64_t ow = hi; ow < g.OW; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
+        }
+      }
+    });
+  }
+
+ private:
+  nn::SpatialAttrs attrs_;
+};
+
+class FastGlobalAveragePool : public FastKernel {
+ public:
+  FastGlobalAveragePool(const KernelInit&, std::unique_ptr<Kernel> fallback)
+      : FastKernel(std::move(fallback)) {
+    usable_ = simd_avx2();
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor* x = ctx.input(0);
+    if (!x || x->dtype() != DType::Float || x->rank() < 2) return run_fallback(ctx);
+    const int64_t planes = x->dim(0) * x->dim(1);
+    const int64_t size = planes == 0 ? 0 : x->numel() / planes;
+    // The gather's int32 offsets must not overflow.
+    if (planes == 0 || size == 0 || size > (int64_t{1} << 27)) return run_fallback(ctx);
+    ran_fast();
+    Shape out_shape = x->shape();
+    for (size_t i = 2; i < out_shape.size(); ++i) out_shape[i] = 1;
+    Tensor& y = ctx.output_uninitialized(0, DType::Float, out_shape);
+    const float* xd = x->data<float>();
+    float* yd = y.data<float>();
+    // Blocks of 32 planes (4 x 8 summed side by side), then 8, then single planes.
+    const int64_t blocks = (planes + 31) / 32;
+    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / (32 * size));
+    ctx.parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        int64_t p = b * 32;
+        if (p + 32 <= planes) {
+          global_avg8<4>(xd + p * size, size, yd + p);
+          continue;
+        }
+        for (; p + 8 <= planes; p += 8) global_avg8<1>(xd + p * size, size, yd + p);
+        for (int64_t q = p; q < planes; ++q) {  // the reference's loop
+          float sum = 0;
+          for (int64_t i = 0; i < size; ++i) sum += xd[q * size + i];
+          yd[q] = sum / static_cast<float>(size);
+        }
+      }
+    });
+  }
+};
+
+constexpr int kPriority = 10;
+
+}  // namespace
+
+ONNXQ_REGISTER_FAST_KERNEL("", "MaxPool", 1, kMaxOpset, {DType::Float}, kPriority,
+                           fast_factory<FastMaxPool>());
+ONNXQ_REGISTER_FAST_KERNEL("", "GlobalAveragePool", 1, kMaxOpset, {DType::Float}, kPriority,
+                           fast_factory<FastGlobalAveragePool>());
+
+}  // namespace onnxq::runtime::fast
