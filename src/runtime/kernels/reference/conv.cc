@@ -322,6 +322,10 @@ class ConvTransposeKernel : public Kernel {
 
 }  // namespace
 
+std::unique_ptr<Kernel> make_reference_conv(const KernelInit& init) {
+  return std::make_unique<ConvKernel>(init);
+}
+
 ONNXQ_REGISTER_KERNEL("", "Conv", 1, kMaxOpset, ONNXQ_FLOAT_TYPES,
                       [](const KernelInit& i) { return std::make_unique<ConvKernel>(i); });
 ONNXQ_REGISTER_KERNEL("", "ConvTranspose", 1, kMaxOpset, ONNXQ_FLOAT_TYPES,

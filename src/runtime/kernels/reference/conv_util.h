@@ -168,3 +168,9 @@ inline void valid_range(int64_t out, int64_t stride, int64_t offset, int64_t in,
 }
 
 }  // namespace onnxq::runtime::nn
+
+namespace onnxq::runtime {
+// The reference Conv kernel for a node with Conv's inputs and attributes
+// (the reference FusedConv runs it, then its activation).
+std::unique_ptr<Kernel> make_reference_conv(const KernelInit& init);
+}  // namespace onnxq::runtime

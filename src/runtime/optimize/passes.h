@@ -1,0 +1,21 @@
+// The inference-time passes behind optimize_for_inference (optimize.h).
+// Each rewrites a model in place and returns how many rewrites it made.
+#pragma once
+
+#include "ir/graph.h"
+
+namespace onnxq::runtime::opt {
+
+// Conv → Relu | Clip | LeakyRelu | Sigmoid | HardSigmoid | Tanh
+//   ==> com.microsoft FusedConv (fuse_conv_activation.cc).
+int fuse_conv_activation(ir::Model& model);
+
+// Relu / Clip → QuantizeLinear where the Q saturates as much
+//   ==> QuantizeLinear alone (fold_activation_into_q.cc).
+int fold_activation_into_q(ir::Model& model);
+
+// DequantizeLinear → Conv | MatMul | Gemm | Add | ... → QuantizeLinear
+//   ==> one integer operator (qdq_to_integer.cc).
+int qdq_to_integer(ir::Model& model);
+
+}  // namespace onnxq::runtime::opt
