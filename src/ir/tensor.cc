@@ -23,20 +23,56 @@ std::string shape_str(const Shape& shape) {
   return os.str();
 }
 
+namespace {
+
+// 64-byte aligned buffer of at least n bytes (rounded up to 64, at least 64).
+std::shared_ptr<void> aligned_buffer(size_t n, size_t& capacity) {
+  capacity = (n + 63) / 64 * 64;
+  if (capacity == 0) capacity = 64;
+  void* p = std::aligned_alloc(64, capacity);
+  if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes");
+  return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+}
+
+}  // namespace
+
 Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
   numel_ = shape_numel(shape_);
   if (dtype_ == DType::String) {
     storage_ = std::make_shared<std::vector<std::string>>(static_cast<size_t>(numel_));
     return;
   }
-  size_t n = nbytes();
-  size_t alloc = (n + 63) / 64 * 64;
-  if (alloc == 0) alloc = 64;
-  void* p = std::aligned_alloc(64, alloc);
-  if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes");
-  std::memset(p, 0, alloc);
-  storage_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
-  bytes_ = static_cast<std::byte*>(p);
+  storage_ = aligned_buffer(nbytes(), capacity_);
+  bytes_ = static_cast<std::byte*>(storage_.get());
+  std::memset(bytes_, 0, capacity_);
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  if (dtype == DType::String) return Tensor(dtype, std::move(shape));
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.storage_ = aligned_buffer(t.nbytes(), t.capacity_);
+  t.bytes_ = static_cast<std::byte*>(t.storage_.get());
+  return t;
+}
+
+Tensor Tensor::over_storage(DType dtype, Shape shape, std::shared_ptr<void> storage,
+                            size_t capacity) {
+  if (dtype == DType::String)
+    throw Error("Tensor::over_storage: string tensors have no byte buffer");
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  if (!storage || capacity < t.nbytes())
+    throw Error("Tensor::over_storage: buffer of " + std::to_string(capacity) +
+                " bytes is too small for " + dtype_name(dtype) + shape_str(t.shape_));
+  t.storage_ = std::move(storage);
+  t.bytes_ = static_cast<std::byte*>(t.storage_.get());
+  t.capacity_ = capacity;
+  return t;
 }
 
 size_t Tensor::nbytes() const {
@@ -63,7 +99,7 @@ Tensor Tensor::reshaped(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor t(dtype_, shape_);
+  Tensor t = dtype_ == DType::String ? Tensor(dtype_, shape_) : uninitialized(dtype_, shape_);
   if (dtype_ == DType::String)
     t.strings() = strings();
   else if (nbytes())

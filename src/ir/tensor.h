@@ -1,6 +1,8 @@
 // Tensor: an element type, a shape and a shared, 64-byte aligned buffer.
 // Copies are cheap and share the buffer; kernels never write to inputs, so
-// sharing (Reshape, Identity) is safe.
+// sharing (Reshape, Identity) is safe. A buffer may be handed back to a
+// Session's pool (and reused for another tensor) only when no other Tensor
+// shares it (storage_use_count() == 1).
 #pragma once
 
 #include <cstddef>
@@ -25,6 +27,12 @@ class Tensor {
   Tensor() = default;
   // Allocates a zero-filled tensor.
   Tensor(DType dtype, Shape shape);
+  // Allocates without zero-filling (contents unspecified; not for strings).
+  static Tensor uninitialized(DType dtype, Shape shape);
+  // A tensor over an existing aligned buffer of `capacity` bytes (at least
+  // nbytes()), e.g. one recycled by a buffer pool; contents are left as is.
+  static Tensor over_storage(DType dtype, Shape shape, std::shared_ptr<void> storage,
+                             size_t capacity);
 
   template <class T>
   static Tensor from_vector(Shape shape, const std::vector<T>& values) {
@@ -81,6 +89,9 @@ class Tensor {
   double value_as_double(int64_t i) const;
   // How many tensors share this buffer (for tests of buffer lifetime).
   long storage_use_count() const { return storage_.use_count(); }
+  // The shared buffer and its size in bytes (>= nbytes(); 0 for strings).
+  const std::shared_ptr<void>& storage() const { return storage_; }
+  size_t capacity() const { return capacity_; }
   // Whether two tensors hold the same type, shape and bytes.
   bool same_as(const Tensor& other) const;
 
@@ -92,6 +103,7 @@ class Tensor {
   int64_t numel_ = 0;
   std::shared_ptr<void> storage_;  // aligned bytes, or a std::vector<std::string>
   std::byte* bytes_ = nullptr;
+  size_t capacity_ = 0;  // bytes behind bytes_
 };
 
 }  // namespace onnxq

@@ -1,11 +1,115 @@
 #include "runtime/session.h"
 
 #include <algorithm>
-#include <set>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
+#include "runtime/parallel.h"
 
 namespace onnxq::runtime {
+
+// ------------------------------------------------------------ buffer pool
+//
+// Idle buffers sorted by capacity; acquire() takes the smallest one that
+// fits (best fit) unless it would waste more than half of it, else
+// allocates. Only buffers this pool allocated come back (their deleter says
+// so), and only when the released tensor was their last holder. Buffers
+// idle for two whole runs are freed, so shapes that change between runs do
+// not pile up memory.
+struct PoolCounters {
+  std::atomic<int64_t> live_bytes{0};
+};
+
+struct PoolDeleter {
+  std::shared_ptr<PoolCounters> owner;
+  size_t capacity;
+  void operator()(void* p) const {
+    owner->live_bytes -= static_cast<int64_t>(capacity);
+    std::free(p);
+  }
+};
+
+class BufferPool {
+ public:
+  Tensor acquire(DType dtype, const Shape& shape, bool zero) {
+    const int64_t numel = shape_numel(shape);
+    if (dtype == DType::String || dtype == DType::Undefined || numel == 0)
+      return zero ? Tensor(dtype, shape) : Tensor::uninitialized(dtype, shape);
+    const size_t n = static_cast<size_t>((numel * dtype_bits(dtype) + 7) / 8);
+    auto it = std::lower_bound(idle_.begin(), idle_.end(), n,
+                               [](const Idle& e, size_t v) { return e.capacity < v; });
+    if (it != idle_.end() && (it->capacity <= 2 * n || it->capacity - n <= 4096)) {
+      Tensor t = Tensor::over_storage(dtype, shape, std::move(it->storage), it->capacity);
+      idle_bytes_ -= static_cast<int64_t>(it->capacity);
+      idle_.erase(it);
+      ++stats_.reuses;
+      if (zero) std::memset(t.raw(), 0, n);
+      return t;
+    }
+    const size_t cap = (n + 63) / 64 * 64;
+    void* p = std::aligned_alloc(64, cap);
+    if (!p) throw Error("out of memory allocating " + std::to_string(n) + " bytes");
+    int64_t live = counters_->live_bytes += static_cast<int64_t>(cap);
+    stats_.peak_bytes = std::max(stats_.peak_bytes, live);
+    ++stats_.allocations;
+    if (zero) std::memset(p, 0, cap);
+    return Tensor::over_storage(dtype, shape, std::shared_ptr<void>(p, PoolDeleter{counters_, cap}),
+                                cap);
+  }
+
+  // Drops t; its buffer goes back to the pool when t was its last holder.
+  void recycle(Tensor& t, uint64_t run) {
+    if (t.defined() && t.dtype() != DType::String && t.storage_use_count() == 1) {
+      const PoolDeleter* d = std::get_deleter<PoolDeleter>(t.storage());
+      if (d && d->owner == counters_) {
+        Idle e{d->capacity, run, t.storage()};
+        t = Tensor();
+        auto it = std::upper_bound(idle_.begin(), idle_.end(), e.capacity,
+                                   [](size_t v, const Idle& x) { return v < x.capacity; });
+        idle_.insert(it, std::move(e));
+        idle_bytes_ += static_cast<int64_t>(d->capacity);
+        ++stats_.recycled;
+        return;
+      }
+    }
+    t = Tensor();
+  }
+
+  // Frees buffers last handed back before run `oldest_kept`.
+  void trim(uint64_t oldest_kept) {
+    auto keep_end = std::remove_if(idle_.begin(), idle_.end(), [&](const Idle& e) {
+      if (e.run >= oldest_kept) return false;
+      idle_bytes_ -= static_cast<int64_t>(e.capacity);
+      return true;
+    });
+    idle_.erase(keep_end, idle_.end());
+  }
+
+  MemoryStats stats() const {
+    MemoryStats s = stats_;
+    s.live_bytes = counters_->live_bytes;
+    s.idle_bytes = idle_bytes_;
+    return s;
+  }
+  void reset_stats() {
+    stats_ = MemoryStats{};
+    stats_.peak_bytes = counters_->live_bytes;
+  }
+  void count_output_allocation() { ++stats_.output_allocations; }
+
+ private:
+  struct Idle {
+    size_t capacity;
+    uint64_t run;  // the run that handed it back
+    std::shared_ptr<void> storage;
+  };
+  std::vector<Idle> idle_;  // sorted by capacity
+  int64_t idle_bytes_ = 0;
+  MemoryStats stats_;
+  std::shared_ptr<PoolCounters> counters_ = std::make_shared<PoolCounters>();
+};
 
 struct Session::GraphPlan {
   const ir::Graph* graph = nullptr;
@@ -31,6 +135,9 @@ struct Session::Env {
   const GraphPlan* plan;
   const Env* parent;
   std::vector<Tensor> slots;
+  // Per slot: give the value a fresh buffer, not a pooled one (fetched
+  // values of the main graph, which the caller keeps); empty for none.
+  std::vector<char> fresh;
 
   const Tensor* lookup(const std::string& name) const {
     for (const Env* e = this; e; e = e->parent) {
@@ -117,6 +224,10 @@ Session::Session(const ir::Model& model, SessionOptions opts) : model_(model), o
         if (it != plan->slot_of.end()) last[it->second] = static_cast<int>(i);
       }
     }
+    // Outputs nobody reads are released right after the step producing them.
+    for (size_t i = 0; i < plan->steps.size(); ++i)
+      for (int s : plan->steps[i].out_slots)
+        if (s >= 0 && last[s] == -1) last[s] = static_cast<int>(i);
     for (int s : plan->output_slots) last[s] = -2;  // never released
     for (size_t s = 0; s < last.size(); ++s)
       if (last[s] >= 0) plan->steps[last[s]].release.push_back(static_cast<int>(s));
@@ -131,9 +242,13 @@ Session::Session(const ir::Model& model, SessionOptions opts) : model_(model), o
   for (ir::Value* v : model_.graph->inputs())
     if (!v->is_initializer()) input_names_.push_back(v->name());
   for (ir::Value* v : model_.graph->outputs()) output_names_.push_back(v->name());
+  pool_ = std::make_unique<BufferPool>();
 }
 
 Session::~Session() = default;
+
+MemoryStats Session::stats() const { return pool_->stats(); }
+void Session::reset_stats() { pool_->reset_stats(); }
 
 const Session::GraphPlan& Session::plan_for(const ir::Graph& g) const {
   auto it = plans_.find(&g);
@@ -162,40 +277,64 @@ class SessionContext : public KernelContext {
     return i >= 0 && i < num_outputs() && step_.out_wanted[i];
   }
   Tensor& output(int i, DType dtype, const Shape& shape) override {
-    Tensor& slot = target(i);
-    slot = Tensor(dtype, shape);
-    return slot;
+    return make_output(i, dtype, shape, true);
   }
-  void set_output(int i, Tensor t) override { target(i) = std::move(t); }
+  Tensor& output_uninitialized(int i, DType dtype, const Shape& shape) override {
+    return make_output(i, dtype, shape, false);
+  }
+  void set_output(int i, Tensor t) override {
+    Tensor& slot = target(i);
+    session_.pool_->recycle(slot, session_.run_count_);
+    slot = std::move(t);
+  }
+  int threads() const override { return std::max(1, session_.opts_.threads); }
   std::vector<Tensor> run_subgraph(const ir::Graph& g, const std::vector<Tensor>& inputs) override {
     const auto& plan = session_.plan_for(g);
-    return session_.run_graph(plan, &env_, inputs, plan.output_slots, nullptr);
+    return session_.run_graph(plan, &env_, inputs, plan.output_slots, nullptr, false);
+  }
+  // Hands the buffers of skipped optional outputs back to the pool.
+  void recycle_scratch() {
+    for (auto& t : scratch_)
+      if (t) session_.pool_->recycle(*t, session_.run_count_);
   }
 
  private:
+  // Output i's slot; outputs the node does not have or that are absent
+  // (skipped optional outputs) go to scratch tensors, dropped after the step.
   Tensor& target(int i) {
-    if (i < 0 || i >= num_outputs()) {
-      if (i >= static_cast<int>(scratch_.size())) scratch_.resize(static_cast<size_t>(i) + 1);
-      return scratch_[i];
+    if (i < 0) throw error("output index " + std::to_string(i) + " is negative");
+    const int s = i < num_outputs() ? step_.out_slots[i] : -1;
+    if (s >= 0) return env_.slots[s];
+    if (i >= static_cast<int>(scratch_.size())) scratch_.resize(static_cast<size_t>(i) + 1);
+    if (!scratch_[i]) scratch_[i] = std::make_unique<Tensor>();  // stable address
+    return *scratch_[i];
+  }
+
+  Tensor& make_output(int i, DType dtype, const Shape& shape, bool zero) {
+    Tensor& slot = target(i);
+    BufferPool& pool = *session_.pool_;
+    pool.recycle(slot, session_.run_count_);
+    const int s = i >= 0 && i < num_outputs() ? step_.out_slots[i] : -1;
+    if (s >= 0 && !env_.fresh.empty() && env_.fresh[s]) {
+      slot = zero ? Tensor(dtype, shape) : Tensor::uninitialized(dtype, shape);
+      pool.count_output_allocation();
+    } else {
+      slot = pool.acquire(dtype, shape, zero);
     }
-    int s = step_.out_slots[i];
-    if (s < 0) {
-      if (i >= static_cast<int>(scratch_.size())) scratch_.resize(static_cast<size_t>(i) + 1);
-      return scratch_[i];
-    }
-    return env_.slots[s];
+    return slot;
   }
 
   Session& session_;
   const Session::GraphPlan::Step& step_;
   Session::Env& env_;
-  std::vector<Tensor> scratch_;
+  std::vector<std::unique_ptr<Tensor>> scratch_;
 };
 
 std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
                                        const std::vector<Tensor>& inputs,
-                                       const std::vector<int>& fetch_slots, const Observer* obs) {
-  Env env{&plan, parent, std::vector<Tensor>(plan.slot_values.size())};
+                                       const std::vector<int>& fetch_slots, const Observer* obs,
+                                       bool fresh_fetches) {
+  Env env{&plan, parent, std::vector<Tensor>(plan.slot_values.size()), {}};
   for (const auto& [s, t] : plan.constants) env.slots[s] = *t;
   for (const auto& [s, name] : plan.outer) {
     const Tensor* t = parent ? parent->lookup(name) : nullptr;
@@ -205,7 +344,9 @@ std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
   for (size_t i = 0; i < inputs.size() && i < plan.input_slots.size(); ++i)
     if (inputs[i].defined()) env.slots[plan.input_slots[i]] = inputs[i];
 
-  std::set<int> keep(fetch_slots.begin(), fetch_slots.end());
+  std::vector<char> keep(plan.slot_values.size(), 0);
+  for (int s : fetch_slots) keep[s] = 1;
+  if (fresh_fetches) env.fresh = keep;
   for (const auto& step : plan.steps) {
     SessionContext ctx(*this, step, env);
     try {
@@ -226,15 +367,18 @@ std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
         throw Error(step.node->describe() + ": kernel did not produce output " + std::to_string(i));
       if (obs && *obs) (*obs)(*step.node, plan.slot_values[s]->name(), env.slots[s]);
     }
+    ctx.recycle_scratch();
     for (int s : step.release)
-      if (!keep.count(s)) env.slots[s] = Tensor();
+      if (!keep[s]) pool_->recycle(env.slots[s], run_count_);
   }
   std::vector<Tensor> out;
+  out.reserve(fetch_slots.size());
   for (int s : fetch_slots) {
     if (!env.slots[s].defined())
       throw Error("value '" + plan.slot_values[s]->name() + "' was not computed");
     out.push_back(env.slots[s]);
   }
+  for (Tensor& t : env.slots) pool_->recycle(t, run_count_);  // what is left
   return out;
 }
 
@@ -282,7 +426,12 @@ std::vector<Tensor> Session::run(const NamedTensors& feeds, const std::vector<st
       fetch_slots.push_back(it->second);
     }
   }
-  return run_graph(plan, nullptr, inputs, fetch_slots, &observer_);
+  // One thread at a time (see session.h); oneDNN reads the OpenMP count.
+  OmpThreadsScope omp_threads(std::max(1, opts_.threads));
+  ++run_count_;
+  std::vector<Tensor> out = run_graph(plan, nullptr, inputs, fetch_slots, &observer_, true);
+  if (run_count_ > 2) pool_->trim(run_count_ - 1);  // idle for two whole runs
+  return out;
 }
 
 std::map<std::string, Tensor> Session::run_named(const NamedTensors& feeds,

@@ -2,11 +2,25 @@
 //
 // Built once per model: every node (including those in If/Loop/Scan bodies)
 // gets its kernel at construction, so an unsupported operator fails here,
-// naming the node, not halfway through a run. Intermediate tensors are
-// released after their last use. An observer sees every tensor a node of
-// the main graph produces (the hook calibration and debugging use).
+// naming the node, not halfway through a run. An observer sees every tensor
+// a node of the main graph produces (the hook calibration and debugging use).
+//
+// Memory: each intermediate tensor is released after its last reader, and
+// its buffer goes back to the session's pool when nobody else holds it
+// (storage use count 1: not shared by a Reshape/Identity, not kept by the
+// observer or a kernel). Later outputs take the best-fitting idle buffer
+// (by byte size), within the run and across runs, so a run with the same
+// shapes as an earlier one allocates no intermediate buffers. Fetched values
+// get fresh buffers (the caller keeps them).
+//
+// Threads: a Session is used by one thread at a time (run() is not
+// reentrant from other threads; the pool and the kernels' caches are not
+// locked). SessionOptions::threads is the intra-operator parallelism:
+// kernels see it as KernelContext::threads(), and run() sets the calling
+// thread's OpenMP thread count (oneDNN) to it for the duration of the run.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,7 +35,7 @@
 namespace onnxq::runtime {
 
 struct SessionOptions {
-  int threads = 1;
+  int threads = 1;  // intra-operator threads (values < 1 count as 1)
   // Check feeds against the declared input types and static dimensions.
   bool check_inputs = true;
   // Use only the plain reference kernels (the oracle fast paths are tested against).
@@ -33,6 +47,19 @@ using Observer =
     std::function<void(const ir::Node& node, const std::string& value_name, const Tensor& value)>;
 
 using NamedTensors = std::vector<std::pair<std::string, Tensor>>;
+
+// Counters of a session's buffer pool (for tests and benchmarks).
+struct MemoryStats {
+  int64_t allocations = 0;         // intermediate buffers allocated (pool misses)
+  int64_t reuses = 0;              // intermediate buffers served from the pool
+  int64_t recycled = 0;            // buffers handed back to the pool
+  int64_t output_allocations = 0;  // fresh buffers for fetched values
+  int64_t live_bytes = 0;          // bytes of the pool's buffers that still exist
+  int64_t peak_bytes = 0;          // maximum of live_bytes
+  int64_t idle_bytes = 0;          // bytes waiting in the pool now
+};
+
+class BufferPool;
 
 class Session {
  public:
@@ -55,6 +82,10 @@ class Session {
 
   void set_observer(Observer obs) { observer_ = std::move(obs); }
 
+  MemoryStats stats() const;
+  // Zeroes the counters (peak_bytes restarts from live_bytes).
+  void reset_stats();
+
   struct GraphPlan;
   struct Env;
 
@@ -62,7 +93,8 @@ class Session {
   friend class SessionContext;
   std::vector<Tensor> run_graph(const GraphPlan& plan, const Env* parent,
                                 const std::vector<Tensor>& inputs,
-                                const std::vector<int>& fetch_slots, const Observer* obs);
+                                const std::vector<int>& fetch_slots, const Observer* obs,
+                                bool fresh_fetches);
   const GraphPlan& plan_for(const ir::Graph& g) const;
   void check_feed(const ir::Value& v, const Tensor& t) const;
 
@@ -71,6 +103,8 @@ class Session {
   std::unordered_map<const ir::Graph*, std::unique_ptr<GraphPlan>> plans_;
   std::vector<std::string> input_names_, output_names_;
   Observer observer_;
+  std::unique_ptr<BufferPool> pool_;
+  uint64_t run_count_ = 0;
 };
 
 }  // namespace onnxq::runtime

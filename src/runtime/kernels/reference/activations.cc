@@ -27,11 +27,11 @@ KernelFactory float_act(F f, float alpha = 0, float beta = 0, float gamma = 0) {
     Params p{n.attr_f("alpha", alpha), n.attr_f("beta", beta), n.attr_f("gamma", gamma)};
     return std::make_unique<FunctionKernel>([f, p](KernelContext& ctx) {
       const Tensor& x = ctx.in(0);
-      Tensor& y = ctx.output(0, x.dtype(), x.shape());
+      Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
       dispatch_float(x.dtype(), [&](auto tag) {
         using T = typename decltype(tag)::type;
         using C = compute_t<T>;
-        map_unary<T, T>(x, y, [&](C v) { return static_cast<C>(f(v, p)); });
+        map_unary<T, T>(x, y, [&](C v) { return static_cast<C>(f(v, p)); }, ctx.threads());
       }, ctx.node().op_type().c_str());
     });
   };
@@ -95,14 +95,14 @@ KernelFactory celu_factory() {
 
 void relu_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.in(0);
-  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
   dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
     map_unary<T, T>(x, y, [](C v) -> C {
       if constexpr (std::is_unsigned_v<C>) return v;
       else return v < 0 ? C(0) : v;  // NaN stays NaN
-    });
+    }, ctx.threads());
   }, "Relu");
 }
 
@@ -130,7 +130,7 @@ void prelu_kernel(KernelContext& ctx) {
   if (out != x.shape())
     throw ctx.error("slope of shape " + shape_str(slope.shape()) +
                     " does not broadcast to the input shape " + shape_str(x.shape()));
-  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
   dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
@@ -138,7 +138,7 @@ void prelu_kernel(KernelContext& ctx) {
       if constexpr (std::is_unsigned_v<C>) return v;
       else if constexpr (is_int_v<C>) return v < 0 ? wrap_mul(s, v) : v;
       else return v < 0 ? s * v : v;
-    });
+    }, ctx.threads());
   }, "PRelu");
 }
 
@@ -150,7 +150,7 @@ class ShrinkKernel : public Kernel {
       : lambd_(init.node.attr_f("lambd", 0.5f)), bias_(init.node.attr_f("bias", 0.0f)) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
     dispatch_numeric(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       using C = compute_t<T>;
@@ -163,7 +163,7 @@ class ShrinkKernel : public Kernel {
           double r = d < -lambd_ ? d + bias_ : d > lambd_ ? d - bias_ : 0.0;
           return convert<T, double>(r);
         }
-      });
+      }, ctx.threads());
     }, "Shrink");
   }
 
@@ -184,7 +184,7 @@ class GeluKernel : public Kernel {
   }
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       using C = compute_t<T>;
@@ -194,7 +194,7 @@ class GeluKernel : public Kernel {
           return C(0.5) * v * (C(1) + std::tanh(k * (v + C(0.044715) * v * v * v)));
         }
         return C(0.5) * v * (C(1) + std::erf(v / static_cast<C>(std::numbers::sqrt2)));
-      });
+      }, ctx.threads());
     }, "Gelu");
   }
 

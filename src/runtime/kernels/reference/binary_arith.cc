@@ -64,10 +64,10 @@ void arith(KernelContext& ctx) {
   const Tensor& b = ctx.in(1);
   require_same_type(ctx, a, b);
   BinaryShapes s = binary_shapes(ctx, a, b);
-  Tensor& y = ctx.output(0, a.dtype(), s.out);
+  Tensor& y = ctx.output_uninitialized(0, a.dtype(), s.out);
   dispatch_numeric(a.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    map_binary<T, T, T>(a, s.a, b, s.b, y, Op<T>{ctx});
+    map_binary<T, T, T>(a, s.a, b, s.b, y, Op<T>{ctx}, ctx.threads());
   }, ctx.node().op_type().c_str());
 }
 
@@ -108,14 +108,14 @@ void pow_kernel(KernelContext& ctx) {
   const Tensor& p = ctx.in(1);
   if (ctx.opset() < 12) require_same_type(ctx, x, p);
   BinaryShapes s = binary_shapes(ctx, x, p);
-  Tensor& y = ctx.output(0, x.dtype(), s.out);
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), s.out);
   dispatch_numeric(x.dtype(), [&](auto xt) {
     using T = typename decltype(xt)::type;
     dispatch_numeric(p.dtype(), [&](auto pt) {
       using E = typename decltype(pt)::type;
       map_binary<T, E, T>(x, s.a, p, s.b, y, [&](compute_t<T> a, compute_t<E> e) {
         return pow_value<T, E>(ctx, a, e);
-      });
+      }, ctx.threads());
     }, "Pow exponent");
   }, "Pow");
 }
@@ -140,7 +140,7 @@ class ModKernel : public Kernel {
     if (!fmod_ && dtype_is_float(a.dtype()))
       throw ctx.error("Mod on floating-point inputs requires fmod=1");
     BinaryShapes s = binary_shapes(ctx, a, b);
-    Tensor& y = ctx.output(0, a.dtype(), s.out);
+    Tensor& y = ctx.output_uninitialized(0, a.dtype(), s.out);
     dispatch_numeric(a.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       using C = compute_t<T>;
@@ -156,7 +156,7 @@ class ModKernel : public Kernel {
             if (!fmod_ && r != 0 && ((r < 0) != (d < 0))) r = static_cast<C>(r + d);
           return r;
         }
-      });
+      }, ctx.threads());
     }, "Mod");
   }
 
@@ -183,14 +183,14 @@ class BitShiftKernel : public Kernel {
     const Tensor& b = ctx.in(1);
     require_same_type(ctx, a, b);
     BinaryShapes s = binary_shapes(ctx, a, b);
-    Tensor& y = ctx.output(0, a.dtype(), s.out);
+    Tensor& y = ctx.output_uninitialized(0, a.dtype(), s.out);
     auto run = [&](auto tag) {
       using T = typename decltype(tag)::type;
       map_binary<T, T, T>(a, s.a, b, s.b, y, [&](T x, T n) -> T {
         if (n >= sizeof(T) * 8) return 0;
         using U = wide_unsigned_t<T>;
         return static_cast<T>(left_ ? static_cast<U>(x) << n : static_cast<U>(x) >> n);
-      });
+      }, ctx.threads());
     };
     switch (a.dtype()) {
       case DType::UInt8: run(TypeTag<uint8_t>{}); break;

@@ -181,7 +181,7 @@ void cast(KernelContext& ctx, const Tensor& x, DType to) {
     ctx.set_output(0, x);
     return;
   }
-  Tensor& y = ctx.output(0, to, x.shape());
+  Tensor& y = ctx.output_uninitialized(0, to, x.shape());
   if (to == DType::String) {
     cast_to_string(x, y);
     return;

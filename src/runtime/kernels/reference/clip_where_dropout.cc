@@ -37,7 +37,7 @@ class ClipKernel : public Kernel {
       if (b->numel() != 1)
         throw ctx.error("min/max must be scalars, got shape " + shape_str(b->shape()));
     }
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
     dispatch_numeric(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       using C = compute_t<T>;
@@ -57,7 +57,7 @@ class ClipKernel : public Kernel {
         if (v < l) v = l;
         if (v > h) v = h;
         return v;
-      });
+      }, ctx.threads());
     }, "Clip");
   }
 
@@ -81,7 +81,7 @@ void where_kernel(KernelContext& ctx) {
   } catch (const Error& e) {
     throw ctx.error(e.what());
   }
-  Tensor& out = ctx.output(0, x.dtype(), out_shape);
+  Tensor& out = ctx.output_uninitialized(0, x.dtype(), out_shape);
   const bool* pc = c.data<bool>();
   dispatch_all(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -20,7 +20,7 @@ void compare(KernelContext& ctx) {
   const Tensor& b = ctx.in(1);
   require_same_type(ctx, a, b);
   BinaryShapes s = binary_shapes(ctx, a, b);
-  Tensor& y = ctx.output(0, DType::Bool, s.out);
+  Tensor& y = ctx.output_uninitialized(0, DType::Bool, s.out);
   auto run = [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
@@ -32,7 +32,8 @@ void compare(KernelContext& ctx) {
         py[i] = Cmp{}(pa[ia], pb[ib]);
       });
     } else {
-      map_binary<T, T, bool>(a, s.a, b, s.b, y, [](C x, C z) { return Cmp{}(x, z); });
+      map_binary<T, T, bool>(
+          a, s.a, b, s.b, y, [](C x, C z) { return Cmp{}(x, z); }, ctx.threads());
     }
   };
   const char* what = ctx.node().op_type().c_str();
@@ -48,8 +49,9 @@ void logic(KernelContext& ctx) {
     throw ctx.error(ctx.node().op_type() + ": element type " + dtype_name(a.dtype()) + "/" +
                     dtype_name(b.dtype()) + " is not supported (expected bool)");
   BinaryShapes s = binary_shapes(ctx, a, b);
-  Tensor& y = ctx.output(0, DType::Bool, s.out);
-  map_binary<bool, bool, bool>(a, s.a, b, s.b, y, [](bool x, bool z) { return Op{}(x, z); });
+  Tensor& y = ctx.output_uninitialized(0, DType::Bool, s.out);
+  map_binary<bool, bool, bool>(
+      a, s.a, b, s.b, y, [](bool x, bool z) { return Op{}(x, z); }, ctx.threads());
 }
 
 struct XorOp {

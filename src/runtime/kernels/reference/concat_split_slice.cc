@@ -52,7 +52,7 @@ class ConcatKernel : public Kernel {
                         shape_str(t.shape()) + " do not match off the axis");
       out_shape[static_cast<size_t>(axis)] += t.dim(axis);
     }
-    Tensor& y = ctx.output(0, first.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, first.dtype(), out_shape);
     const int64_t outer = dims_product(out_shape, 0, axis);
     const int64_t inner = dims_product(out_shape, axis + 1, r);
     int64_t at = 0;
@@ -120,7 +120,7 @@ class SplitKernel : public Kernel {
     for (int i = 0; i < n; ++i) {
       Shape s = x.shape();
       s[static_cast<size_t>(axis)] = sizes[i];
-      Tensor& y = ctx.output(i, x.dtype(), s);
+      Tensor& y = ctx.output_uninitialized(i, x.dtype(), s);
       copy_axis_block(x, d, at, y, sizes[i], 0, sizes[i], outer, inner);
       at += sizes[i];
     }
@@ -200,7 +200,7 @@ class SliceKernel : public Kernel {
       step[a] = st;
       out_shape[a] = span > 0 ? (span - 1) / mag + 1 : 0;
     }
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);
     if (y.numel() == 0) return;
     std::vector<int64_t> strides = row_major_strides(x.shape());
     dispatch_by_size(x.dtype(), [&](auto tag) {
@@ -277,7 +277,7 @@ class ReverseSequenceKernel : public Kernel {
       throw ctx.error("ReverseSequence: sequence_lens length differs from the batch size");
     for (int64_t l : lens)
       if (l < 0 || l > time) throw ctx.error("ReverseSequence: sequence length out of range");
-    Tensor& y = ctx.output(0, x.dtype(), x.shape());
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
     if (y.numel() == 0) return;
     std::vector<int64_t> strides = row_major_strides(x.shape());
     dispatch_by_size(x.dtype(), [&](auto tag) {

@@ -6,12 +6,14 @@
 
 #include <cmath>
 #include <cstdint>
+#include <array>
 #include <cstring>
 #include <limits>
 #include <string>
 #include <type_traits>
 
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/parallel.h"
 
 namespace onnxq::runtime::ew {
 
@@ -157,28 +159,82 @@ T* elements(Tensor& t) {
   else return t.data<T>();
 }
 
+// Elements per parallel chunk of the elementwise loops: below this a
+// thread costs more than it saves.
+inline constexpr int64_t kParallelGrain = 1 << 15;
+
+// Like for_each_broadcast, over the output elements [begin, end) only, with
+// the inputs' broadcast strides precomputed (broadcast_strides).
+template <size_t K, class F>
+void for_each_broadcast_range(const Shape& out, const std::array<std::vector<int64_t>, K>& strides,
+                              int64_t begin, int64_t end, F&& f) {
+  const int r = static_cast<int>(out.size());
+  std::vector<int64_t> idx(static_cast<size_t>(r), 0);
+  std::array<int64_t, K> off{};
+  int64_t rem = begin;
+  for (int d = r - 1; d >= 0; --d) {
+    idx[d] = rem % out[d];
+    rem /= out[d];
+    for (size_t j = 0; j < K; ++j) off[j] += idx[d] * strides[j][d];
+  }
+  for (int64_t i = begin; i < end; ++i) {
+    std::apply([&](auto... o) { f(i, o...); }, off);
+    for (int d = r - 1; d >= 0; --d) {
+      if (++idx[d] < out[d]) {
+        for (size_t j = 0; j < K; ++j) off[j] += strides[j][d];
+        break;
+      }
+      for (size_t j = 0; j < K; ++j) off[j] -= strides[j][d] * (out[d] - 1);
+      idx[d] = 0;
+    }
+  }
+}
+
 // y[i] = f(x[i]); f takes and returns compute types (float for fp16/bf16).
+// Chunks of elements run on up to `threads` threads (each element on its
+// own, so the result does not depend on the thread count).
 template <class TIn, class TOut, class F>
-void map_unary(const Tensor& x, Tensor& y, F&& f) {
+void map_unary(const Tensor& x, Tensor& y, F&& f, int threads = 1) {
   const TIn* px = x.data<TIn>();
   TOut* py = y.data<TOut>();
-  const int64_t n = x.numel();
-  for (int64_t i = 0; i < n; ++i)
-    py[i] = static_cast<TOut>(f(static_cast<compute_t<TIn>>(px[i])));
+  parallel_for(threads, x.numel(), kParallelGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i)
+      py[i] = static_cast<TOut>(f(static_cast<compute_t<TIn>>(px[i])));
+  });
 }
 
 // out[i] = f(a[ia], b[ib]) with numpy broadcasting; out already has the
 // broadcast shape. a_shape/b_shape may differ from the tensors' own shapes
-// only by inserted 1s (legacy broadcast alignment).
+// only by inserted 1s (legacy broadcast alignment). Same-shape and scalar
+// operands take direct loops; chunks run on up to `threads` threads.
 template <class TA, class TB, class TOut, class F>
 void map_binary(const Tensor& a, const Shape& a_shape, const Tensor& b, const Shape& b_shape,
-                Tensor& out, F&& f) {
+                Tensor& out, F&& f, int threads = 1) {
   const TA* pa = elements<TA>(a);
   const TB* pb = elements<TB>(b);
   TOut* po = elements<TOut>(out);
-  for_each_broadcast<2>(out.shape(), {a_shape, b_shape}, [&](int64_t i, int64_t ia, int64_t ib) {
+  const Shape& os = out.shape();
+  const int64_t n = shape_numel(os);
+  auto apply = [&](int64_t i, int64_t ia, int64_t ib) {
     po[i] = static_cast<TOut>(
         f(static_cast<compute_t<TA>>(pa[ia]), static_cast<compute_t<TB>>(pb[ib])));
+  };
+  const int64_t na = shape_numel(a_shape), nb = shape_numel(b_shape);
+  const bool a_full = na == n, b_full = nb == n;  // same element count: same layout
+  std::array<std::vector<int64_t>, 2> strides;
+  if (!((a_full || na == 1) && (b_full || nb == 1)))
+    strides = {broadcast_strides(a_shape, os), broadcast_strides(b_shape, os)};
+  if constexpr (std::is_same_v<TOut, std::string>) threads = 1;
+  parallel_for(threads, n, kParallelGrain, [&](int64_t begin, int64_t end) {
+    if (a_full && b_full) {
+      for (int64_t i = begin; i < end; ++i) apply(i, i, i);
+    } else if (a_full && nb == 1) {
+      for (int64_t i = begin; i < end; ++i) apply(i, i, 0);
+    } else if (na == 1 && b_full) {
+      for (int64_t i = begin; i < end; ++i) apply(i, 0, i);
+    } else {
+      for_each_broadcast_range<2>(os, strides, begin, end, apply);
+    }
   });
 }
 

@@ -42,7 +42,7 @@ class GatherKernel : public Kernel {
     Shape out_shape(x.shape().begin(), x.shape().begin() + axis);
     out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
     out_shape.insert(out_shape.end(), x.shape().begin() + axis + 1, x.shape().end());
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);
     const int64_t outer = dims_product(x.shape(), 0, axis);
     const int64_t inner = dims_product(x.shape(), axis + 1, x.rank());
     const int64_t n = static_cast<int64_t>(idx.size());
@@ -73,7 +73,7 @@ class GatherElementsKernel : public Kernel {
     const int axis = normalize_axis(axis_, r, "GatherElements: axis");
     if (ind.rank() != r) throw ctx.error("GatherElements: indices rank differs from data rank");
     std::vector<int64_t> idx = to_int64_vector(ind);
-    Tensor& y = ctx.output(0, x.dtype(), ind.shape());
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), ind.shape());
     if (y.numel() == 0) return;
     std::vector<int64_t> strides = row_major_strides(x.shape());
     dispatch_by_size(x.dtype(), [&](auto tag) {
@@ -116,7 +116,7 @@ class GatherNDKernel : public Kernel {
     // Output: indices.shape[:-1] + data.shape[b+m:]
     Shape out_shape(ind.shape().begin(), ind.shape().end() - 1);
     out_shape.insert(out_shape.end(), x.shape().begin() + b + m, x.shape().end());
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);
     std::vector<int64_t> idx = to_int64_vector(ind);
     std::vector<int64_t> strides = row_major_strides(x.shape());
     const int64_t slice = dims_product(x.shape(), b + m, r);
@@ -295,7 +295,7 @@ class CompressKernel : public Kernel {
       if (c[i]) keep.push_back(i);
     Shape out_shape = x.shape();
     out_shape[static_cast<size_t>(axis)] = static_cast<int64_t>(keep.size());
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);
     const int64_t outer = dims_product(x.shape(), 0, axis);
     const int64_t inner = dims_product(x.shape(), axis + 1, x.rank());
     const int64_t n = static_cast<int64_t>(keep.size());
@@ -328,7 +328,7 @@ void nonzero(KernelContext& ctx) {
   for (int64_t i = 0; i < x.numel(); ++i)
     if (x.value_as_double(i) != 0.0) hits.push_back(i);
   const int64_t n = static_cast<int64_t>(hits.size());
-  Tensor& y = ctx.output(0, DType::Int64, {r, n});
+  Tensor& y = ctx.output_uninitialized(0, DType::Int64, {r, n});
   int64_t* out = y.data<int64_t>();
   std::vector<int64_t> strides = row_major_strides(x.shape());
   for (int64_t j = 0; j < n; ++j) {
@@ -357,7 +357,7 @@ class OneHotKernel : public Kernel {
     const int axis = normalize_axis(axis_, r + 1, "OneHot: axis");
     Shape out_shape = ind.shape();
     out_shape.insert(out_shape.begin() + axis, depth);
-    Tensor& y = ctx.output(0, values.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, values.dtype(), out_shape);
     const int64_t outer = dims_product(ind.shape(), 0, axis);
     const int64_t inner = dims_product(ind.shape(), axis, r);
     dispatch_by_size(values.dtype(), [&](auto tag) {

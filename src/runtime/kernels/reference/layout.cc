@@ -7,16 +7,21 @@
 
 namespace onnxq::runtime {
 
-Tensor permute_copy(const Tensor& in, const Shape& view, const std::vector<int>& perm) {
+Shape permuted_shape(const Shape& view, const std::vector<int>& perm) {
+  Shape out_shape(view.size());
+  for (size_t i = 0; i < view.size(); ++i) out_shape[i] = view[static_cast<size_t>(perm[i])];
+  return out_shape;
+}
+
+void permute_copy_into(const Tensor& in, const Shape& view, const std::vector<int>& perm,
+                       Tensor& out) {
   const size_t r = view.size();
-  Shape out_shape(r);
-  for (size_t i = 0; i < r; ++i) out_shape[i] = view[static_cast<size_t>(perm[i])];
-  Tensor out(in.dtype(), out_shape);
+  const Shape out_shape = permuted_shape(view, perm);
   // Stride in the input of each output dimension.
   std::vector<int64_t> in_strides = row_major_strides(view);
   std::vector<int64_t> strides(r);
   for (size_t i = 0; i < r; ++i) strides[i] = in_strides[static_cast<size_t>(perm[i])];
-  if (out.numel() == 0) return out;
+  if (out.numel() == 0) return;
   dispatch_by_size(in.dtype(), [&](auto tag) {
     using U = typename decltype(tag)::type;
     const U* src = elems<U>(in);
@@ -29,6 +34,11 @@ Tensor permute_copy(const Tensor& in, const Shape& view, const std::vector<int>&
       dst[i++] = src[off];
     } while (next_index(idx, out_shape));
   }, "Transpose");
+}
+
+Tensor permute_copy(const Tensor& in, const Shape& view, const std::vector<int>& perm) {
+  Tensor out(in.dtype(), permuted_shape(view, perm));
+  permute_copy_into(in, view, perm, out);
   return out;
 }
 
@@ -66,7 +76,8 @@ class TransposeKernel : public Kernel {
     } else {
       for (int i = 0; i < r; ++i) perm[static_cast<size_t>(i)] = r - 1 - i;  // reverse
     }
-    ctx.set_output(0, permute_copy(x, x.shape(), perm));
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), permuted_shape(x.shape(), perm));
+    permute_copy_into(x, x.shape(), perm, y);
   }
 
  private:
@@ -235,7 +246,7 @@ class PadKernel : public Kernel {
         throw ctx.error("Pad: cannot pad an empty dimension in this mode");
     }
     Tensor fill = fill_value(ctx, x.dtype());
-    Tensor& y = ctx.output(0, x.dtype(), out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);  // every element written
     if (y.numel() == 0) return;
     std::vector<int64_t> in_strides = row_major_strides(x.shape());
     dispatch_by_size(x.dtype(), [&](auto tag) {

@@ -5,6 +5,7 @@
 // Windowed pools share one walk over the output positions of a (n, c)
 // plane (for_each_window) that hands every kernel tap falling inside the
 // input to a small per-operator accumulator.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -76,6 +77,11 @@ struct PoolSetup {
   Shape out_shape;
 };
 
+// Planes per parallel chunk: enough that a chunk does ~32K element visits.
+int64_t plane_grain(int64_t plane_work) {
+  return std::max<int64_t>(1, (int64_t{1} << 15) / std::max<int64_t>(1, plane_work));
+}
+
 PoolSetup pool_setup(const KernelContext& ctx, const SpatialAttrs& a, const Tensor& x) {
   const std::string who = ctx.node().describe();
   if (x.rank() < 3)
@@ -146,23 +152,26 @@ class MaxPoolKernel : public Kernel {
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
     PoolSetup s = pool_setup(ctx, attrs_, x);
-    Tensor& y = ctx.output(0, x.dtype(), s.out_shape);
+    // Every output (and index) is written: end() runs for every window.
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), s.out_shape);
     int64_t* indices = nullptr;
     if (ctx.num_outputs() > 1 && ctx.output_wanted(1))
-      indices = ctx.output(1, DType::Int64, s.out_shape).data<int64_t>();
+      indices = ctx.output_uninitialized(1, DType::Int64, s.out_shape).data<int64_t>();
     const int64_t in_sz = s.g.in_size(), out_sz = s.g.out_size();
     auto run = [&](auto tag) {
       using T = typename decltype(tag)::type;
-      MaxAcc<T> acc{};
-      acc.g = &s.g;
-      acc.column_major = storage_order_ == 1;
-      for (int64_t p = 0; p < s.planes; ++p) {
-        acc.x = x.data<T>() + p * in_sz;
-        acc.y = y.data<T>() + p * out_sz;
-        acc.indices = indices ? indices + p * out_sz : nullptr;
-        acc.base = p * in_sz;
-        for_each_window(s.g, acc);
-      }
+      ctx.parallel_for(s.planes, plane_grain(std::max(in_sz, out_sz)), [&](int64_t p0, int64_t p1) {
+        MaxAcc<T> acc{};
+        acc.g = &s.g;
+        acc.column_major = storage_order_ == 1;
+        for (int64_t p = p0; p < p1; ++p) {
+          acc.x = x.data<T>() + p * in_sz;
+          acc.y = y.data<T>() + p * out_sz;
+          acc.indices = indices ? indices + p * out_sz : nullptr;
+          acc.base = p * in_sz;
+          for_each_window(s.g, acc);
+        }
+      });
     };
     switch (x.dtype()) {
       case DType::Int8: run(TypeTag<int8_t>{}); break;
@@ -204,17 +213,19 @@ class AveragePoolKernel : public Kernel {
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
     PoolSetup s = pool_setup(ctx, attrs_, x);
-    Tensor& y = ctx.output(0, x.dtype(), s.out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), s.out_shape);
     const int64_t in_sz = s.g.in_size(), out_sz = s.g.out_size();
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      AvgAcc<T> acc{};
-      acc.count_include_pad = count_include_pad_;
-      for (int64_t p = 0; p < s.planes; ++p) {
-        acc.x = x.data<T>() + p * in_sz;
-        acc.y = y.data<T>() + p * out_sz;
-        for_each_window(s.g, acc);
-      }
+      ctx.parallel_for(s.planes, plane_grain(std::max(in_sz, out_sz)), [&](int64_t p0, int64_t p1) {
+        AvgAcc<T> acc{};
+        acc.count_include_pad = count_include_pad_;
+        for (int64_t p = p0; p < p1; ++p) {
+          acc.x = x.data<T>() + p * in_sz;
+          acc.y = y.data<T>() + p * out_sz;
+          for_each_window(s.g, acc);
+        }
+      });
     }, "AveragePool");
   }
 
@@ -250,17 +261,19 @@ class LpPoolKernel : public Kernel {
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
     PoolSetup s = pool_setup(ctx, attrs_, x);
-    Tensor& y = ctx.output(0, x.dtype(), s.out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), s.out_shape);
     const int64_t in_sz = s.g.in_size(), out_sz = s.g.out_size();
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
-      LpAcc<T> acc{};
-      acc.p = static_cast<compute_t<T>>(p_);
-      for (int64_t q = 0; q < s.planes; ++q) {
-        acc.x = x.data<T>() + q * in_sz;
-        acc.y = y.data<T>() + q * out_sz;
-        for_each_window(s.g, acc);
-      }
+      ctx.parallel_for(s.planes, plane_grain(std::max(in_sz, out_sz)), [&](int64_t q0, int64_t q1) {
+        LpAcc<T> acc{};
+        acc.p = static_cast<compute_t<T>>(p_);
+        for (int64_t q = q0; q < q1; ++q) {
+          acc.x = x.data<T>() + q * in_sz;
+          acc.y = y.data<T>() + q * out_sz;
+          for_each_window(s.g, acc);
+        }
+      });
     }, "LpPool");
   }
 
@@ -279,13 +292,14 @@ void global_pool(KernelContext& ctx, GlobalKind kind, double p) {
   if (x.rank() < 2) throw ctx.error("input must have rank >= 2, got " + shape_str(x.shape()));
   Shape out_shape = x.shape();
   for (size_t i = 2; i < out_shape.size(); ++i) out_shape[i] = 1;
-  Tensor& y = ctx.output(0, x.dtype(), out_shape);
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), out_shape);  // one value per plane
   const int64_t planes = x.dim(0) * x.dim(1);
   const int64_t size = planes == 0 ? 0 : x.numel() / planes;
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = compute_t<T>;
-    for (int64_t q = 0; q < planes; ++q) {
+    ctx.parallel_for(planes, plane_grain(size), [&](int64_t q0, int64_t q1) {
+    for (int64_t q = q0; q < q1; ++q) {
       const T* xp = x.data<T>() + q * size;
       A r;
       if (kind == GlobalKind::Max) {
@@ -303,6 +317,7 @@ void global_pool(KernelContext& ctx, GlobalKind kind, double p) {
       }
       y.data<T>()[q] = static_cast<T>(r);
     }
+    });
   }, ctx.node().op_type().c_str());
 }
 

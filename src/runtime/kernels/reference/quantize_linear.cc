@@ -163,6 +163,25 @@ class QuantizeLinearKernel : public Kernel {
     const std::vector<float> s = quant::to_floats(scale);
     const std::vector<int32_t> z =
         zp ? quant::to_ints(*zp) : std::vector<int32_t>(s.size(), 0);
+    if (x.dtype() == DType::Float && (out == DType::UInt8 || out == DType::Int8 ||
+                                      out == DType::UInt16 || out == DType::Int16)) {
+      // Byte-aligned output from float: written in place, every element.
+      Tensor& y = ctx.output_uninitialized(0, out, x.shape());
+      const float* xd = x.data<float>();
+      auto store = [&](auto* yd) {
+        using Q = std::remove_pointer_t<decltype(yd)>;
+        L.for_each([&](int64_t i, int64_t k) {
+          yd[i] = static_cast<Q>(quant::quantize_one(xd[i], s[k], z[k], r));
+        });
+      };
+      switch (out) {
+        case DType::UInt8: store(y.data<uint8_t>()); break;
+        case DType::Int8: store(y.data<int8_t>()); break;
+        case DType::UInt16: store(y.data<uint16_t>()); break;
+        default: store(y.data<int16_t>()); break;
+      }
+      return;
+    }
     std::vector<int32_t> q(static_cast<size_t>(x.numel()));
     L.for_each([&](int64_t i, int64_t k) {
       q[i] = quant::quantize_one(static_cast<float>(x.value_as_double(i)), s[k], z[k], r);
@@ -211,14 +230,31 @@ class DequantizeLinearKernel : public Kernel {
     const std::vector<float> s = quant::to_floats(scale);
     const std::vector<int32_t> z =
         zp ? quant::to_ints(*zp) : std::vector<int32_t>(s.size(), 0);
-    const std::vector<int32_t> q = quant::to_ints(x);
-    std::vector<float> y(q.size());
+    DType out = attrs_.output_dtype != DType::Undefined ? attrs_.output_dtype : scale.dtype();
     // (x - zp) in 64 bits: exact even for int32 inputs (ONNX Runtime does it
     // in int32, which agrees whenever it does not overflow).
+    if (out == DType::Float && dtype_bits(x.dtype()) >= 8) {
+      // Float output from whole-byte integers: written in place, every element.
+      float* yd = ctx.output_uninitialized(0, DType::Float, x.shape()).data<float>();
+      auto load = [&](const auto* xd) {
+        L.for_each([&](int64_t i, int64_t k) {
+          yd[i] = static_cast<float>(static_cast<int64_t>(xd[i]) - z[k]) * s[k];
+        });
+      };
+      switch (x.dtype()) {
+        case DType::UInt8: load(x.data<uint8_t>()); break;
+        case DType::Int8: load(x.data<int8_t>()); break;
+        case DType::UInt16: load(x.data<uint16_t>()); break;
+        case DType::Int16: load(x.data<int16_t>()); break;
+        default: load(x.data<int32_t>()); break;
+      }
+      return;
+    }
+    const std::vector<int32_t> q = quant::to_ints(x);
+    std::vector<float> y(q.size());
     L.for_each([&](int64_t i, int64_t k) {
       y[i] = static_cast<float>(static_cast<int64_t>(q[i]) - z[k]) * s[k];
     });
-    DType out = attrs_.output_dtype != DType::Undefined ? attrs_.output_dtype : scale.dtype();
     ctx.set_output(0, quant::from_floats(out, x.shape(), y));
   }
 
@@ -245,7 +281,7 @@ void dynamic_quantize_linear(KernelContext& ctx) {
   const float clamped = std::max(static_cast<float>(r.lo), std::min(static_cast<float>(r.hi), initial_zp));
   const int32_t zp = static_cast<int32_t>(quant::round_half_even(clamped));
 
-  Tensor& y = ctx.output(0, DType::UInt8, x.shape());
+  Tensor& y = ctx.output_uninitialized(0, DType::UInt8, x.shape());
   uint8_t* yd = y.data<uint8_t>();
   for (int64_t i = 0; i < n; ++i) yd[i] = static_cast<uint8_t>(quant::quantize_one(xd[i], scale, zp, r));
   if (ctx.num_outputs() > 1) ctx.set_output(1, Tensor::scalar<float>(scale));

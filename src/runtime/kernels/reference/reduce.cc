@@ -159,7 +159,7 @@ class ReduceKernel : public Kernel {
     std::vector<bool> reduced(static_cast<size_t>(r), axes.empty());
     for (int a : normalize_axes(axes, r, "axis")) reduced[static_cast<size_t>(a)] = true;
     ReducePlan p = plan_reduce(x.shape(), reduced, keepdims_);
-    Tensor& y = ctx.output(0, x.dtype(), p.out_shape);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), p.out_shape);  // one value per base
     auto run = [&](auto tag) {
       using T = typename decltype(tag)::type;
       if constexpr (std::is_same_v<T, bool>) {
@@ -168,7 +168,11 @@ class ReduceKernel : public Kernel {
       }
       const T* src = x.data<T>();
       T* dst = y.data<T>();
-      for (size_t o = 0; o < p.base.size(); ++o) dst[o] = reduce_values<T>(op_, src, p.base[o], p.red);
+      // Each output is reduced whole by one thread, in the same order.
+      const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, p.red.size()));
+      ctx.parallel_for(static_cast<int64_t>(p.base.size()), grain, [&](int64_t o0, int64_t o1) {
+        for (int64_t o = o0; o < o1; ++o) dst[o] = reduce_values<T>(op_, src, p.base[o], p.red);
+      });
     };
     if (x.dtype() == DType::Bool) run(TypeTag<bool>{});
     else dispatch_numeric(x.dtype(), run, "reduction");
@@ -205,7 +209,7 @@ class ArgKernel : public Kernel {
     std::vector<bool> reduced(static_cast<size_t>(r), false);
     reduced[static_cast<size_t>(axis)] = true;
     ReducePlan p = plan_reduce(x.shape(), reduced, keepdims_);
-    Tensor& y = ctx.output(0, DType::Int64, p.out_shape);
+    Tensor& y = ctx.output_uninitialized(0, DType::Int64, p.out_shape);
     int64_t* dst = y.data<int64_t>();
     dispatch_numeric(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;

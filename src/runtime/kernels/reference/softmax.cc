@@ -34,14 +34,17 @@ class SoftmaxKernel : public Kernel {
       else if (d == axis || opset_ < 13) n *= s[d];
       else inner *= s[d];
     }
-    Tensor& y = ctx.output(0, x.dtype(), s);
+    Tensor& y = ctx.output_uninitialized(0, x.dtype(), s);  // every row is written
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       const T* px = x.data<T>();
       T* py = y.data<T>();
-      std::vector<double> row(static_cast<size_t>(n));
-      for (int64_t o = 0; o < outer; ++o) {
-        for (int64_t in = 0; in < inner; ++in) {
+      // Rows are independent: chunks of rows run in parallel.
+      const int64_t grain = std::max<int64_t>(1, 4096 / std::max<int64_t>(1, n));
+      ctx.parallel_for(outer * inner, grain, [&](int64_t r0, int64_t r1) {
+        std::vector<double> row(static_cast<size_t>(n));
+        for (int64_t r = r0; r < r1; ++r) {
+          const int64_t o = r / inner, in = r % inner;
           const int64_t base = o * n * inner + in;
           double mx = -std::numeric_limits<double>::infinity();
           int64_t arg = 0;
@@ -65,7 +68,7 @@ class SoftmaxKernel : public Kernel {
             }
           }
         }
-      }
+      });
     }, ctx.node().op_type().c_str());
   }
 

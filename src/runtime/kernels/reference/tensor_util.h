@@ -87,5 +87,10 @@ inline bool next_index(std::vector<int64_t>& idx, const Shape& shape) {
 // Copies `in` viewed with shape `view` (same element count) into a new
 // tensor whose dim i is view[perm[i]]: a general transpose.
 Tensor permute_copy(const Tensor& in, const Shape& view, const std::vector<int>& perm);
+// The permuted shape of `view`, and the same copy into `out` (already of
+// that shape; every element is written).
+Shape permuted_shape(const Shape& view, const std::vector<int>& perm);
+void permute_copy_into(const Tensor& in, const Shape& view, const std::vector<int>& perm,
+                       Tensor& out);
 
 }  // namespace onnxq::runtime

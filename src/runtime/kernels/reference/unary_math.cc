@@ -15,11 +15,11 @@ using namespace ew;
 template <class F>
 void float_unary(KernelContext& ctx, F f) {
   const Tensor& x = ctx.in(0);
-  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
     using C = compute_t<T>;
-    map_unary<T, T>(x, y, [&](C v) { return static_cast<C>(f(v)); });
+    map_unary<T, T>(x, y, [&](C v) { return static_cast<C>(f(v)); }, ctx.threads());
   }, ctx.node().op_type().c_str());
 }
 
@@ -65,10 +65,10 @@ ONNXQ_FLOAT_UNARY(Erf, 9, std::erf(v))
 template <class F>
 void numeric_unary(KernelContext& ctx, F f) {
   const Tensor& x = ctx.in(0);
-  Tensor& y = ctx.output(0, x.dtype(), x.shape());
+  Tensor& y = ctx.output_uninitialized(0, x.dtype(), x.shape());
   dispatch_numeric(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    map_unary<T, T>(x, y, [&](compute_t<T> v) { return f(v); });
+    map_unary<T, T>(x, y, [&](compute_t<T> v) { return f(v); }, ctx.threads());
   }, ctx.node().op_type().c_str());
 }
 
@@ -106,10 +106,10 @@ void sign_kernel(KernelContext& ctx) {
 
 void isnan_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.in(0);
-  Tensor& y = ctx.output(0, DType::Bool, x.shape());
+  Tensor& y = ctx.output_uninitialized(0, DType::Bool, x.shape());
   dispatch_float(x.dtype(), [&](auto tag) {
     using T = typename decltype(tag)::type;
-    map_unary<T, bool>(x, y, [](compute_t<T> v) { return std::isnan(v); });
+    map_unary<T, bool>(x, y, [](compute_t<T> v) { return std::isnan(v); }, ctx.threads());
   }, "IsNaN");
 }
 
@@ -120,12 +120,12 @@ class IsInfKernel : public Kernel {
         neg_(init.node.attr_i("detect_negative", 1) != 0) {}
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
-    Tensor& y = ctx.output(0, DType::Bool, x.shape());
+    Tensor& y = ctx.output_uninitialized(0, DType::Bool, x.shape());
     dispatch_float(x.dtype(), [&](auto tag) {
       using T = typename decltype(tag)::type;
       map_unary<T, bool>(x, y, [&](compute_t<T> v) {
         return std::isinf(v) && (v > 0 ? pos_ : neg_);
-      });
+      }, ctx.threads());
     }, "IsInf");
   }
 
@@ -137,8 +137,8 @@ void not_kernel(KernelContext& ctx) {
   const Tensor& x = ctx.in(0);
   if (x.dtype() != DType::Bool)
     throw ctx.error("Not: element type " + dtype_name(x.dtype()) + " is not supported");
-  Tensor& y = ctx.output(0, DType::Bool, x.shape());
-  map_unary<bool, bool>(x, y, [](bool v) { return !v; });
+  Tensor& y = ctx.output_uninitialized(0, DType::Bool, x.shape());
+  map_unary<bool, bool>(x, y, [](bool v) { return !v; }, ctx.threads());
 }
 
 ONNXQ_REGISTER_KERNEL("", "Neg", 1, kMaxOpset, ONNXQ_EW_SIGNED_TYPES, stateless(neg_kernel));
