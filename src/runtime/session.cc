@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "runtime/optimize.h"
 #include "runtime/parallel.h"
 
 namespace onnxq::runtime {
@@ -159,7 +160,10 @@ std::string op_label(const ir::Node& n) {
 
 // ------------------------------------------------------------ construction
 
-Session::Session(const ir::Model& model, SessionOptions opts) : model_(model), opts_(opts) {
+Session::Session(const ir::Model& model, SessionOptions opts)
+    : optimized_(opts.optimize ? optimize_for_inference(model) : nullptr),
+      model_(optimized_ ? *optimized_ : model),
+      opts_(opts) {
   std::vector<std::string> problems;
   std::function<void(const ir::Graph&)> build = [&](const ir::Graph& g) {
     auto plan = std::make_unique<GraphPlan>();

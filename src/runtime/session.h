@@ -40,6 +40,11 @@ struct SessionOptions {
   bool check_inputs = true;
   // Use only the plain reference kernels (the oracle fast paths are tested against).
   bool reference_only = false;
+  // Run an optimized copy of the model (runtime/optimize.h: QDQ groups as
+  // integer operators, ...). Off by default because the copy's intermediate
+  // values differ from the model's: calibration, debugging and anything
+  // that fetches or observes intermediates must leave it off.
+  bool optimize = false;
 };
 
 // Called after a main-graph node ran, once per produced output.
@@ -98,6 +103,7 @@ class Session {
   const GraphPlan& plan_for(const ir::Graph& g) const;
   void check_feed(const ir::Value& v, const Tensor& t) const;
 
+  std::unique_ptr<ir::Model> optimized_;  // set when SessionOptions::optimize
   const ir::Model& model_;
   SessionOptions opts_;
   std::unordered_map<const ir::Graph*, std::unique_ptr<GraphPlan>> plans_;

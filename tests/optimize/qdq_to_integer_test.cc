@@ -259,3 +259,28 @@ TEST(QdqToInteger, QuantizedModelsMatchOnnxRuntime) {
 
 }  // namespace
 }  // namespace onnxq
+
+namespace onnxq {
+namespace {
+
+// SessionOptions::optimize runs the optimized copy: the same numbers as a
+// Session over optimize_for_inference's result, and the caller's model is
+// left as it was.
+TEST(SessionOptimize, RunsTheOptimizedCopyAndLeavesTheModelAlone) {
+  auto m = qdq_conv({"Relu", 0});
+  const std::string before = ir::serialize_model(*m);
+  const auto feeds = feeds_for(*m, 5);
+  runtime::SessionOptions opts;
+  opts.optimize = true;
+  runtime::Session optimized(*m, opts);
+  EXPECT_EQ(count_op(*optimized.model().graph, "QLinearConv"), 1);
+  EXPECT_EQ(count_op(*m->graph, "QLinearConv"), 0);
+  EXPECT_EQ(ir::serialize_model(*m), before);
+  auto copy = runtime::optimize_for_inference(*m);
+  EXPECT_TRUE(fasttest::bit_exact(optimized.run(feeds)[0], fasttest::run_model(*copy, feeds, false)[0]));
+  EXPECT_EQ(optimized.input_names(), runtime::Session(*m).input_names());
+  EXPECT_EQ(optimized.output_names(), runtime::Session(*m).output_names());
+}
+
+}  // namespace
+}  // namespace onnxq
