@@ -120,6 +120,7 @@ class AddRescaling : public LoweringPass {
         off.push_back(f.b[c] / pq->scale[0]);
       }
       Requantization r = make_requantization(m, off, {pq->zero_point[0]}, axis, pq->type, what);
+      r.shifts = options().shift_requantization;
       ir::Value* raw = replace_input(g, x, opts_.raw_input_type);
       Emitter e(model, q, raw->name() + "_rescale");
       ir::Value* y = emit_requantization(e, raw, r);
@@ -188,7 +189,7 @@ class AddRescaling : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(AddRescaling);
+ONNXQ_REGISTER_LOWERING_PASS(AddRescaling);
 
 }  // namespace
 }  // namespace onnxq::lower

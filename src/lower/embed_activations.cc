@@ -53,7 +53,7 @@ class EmbedActivations : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(EmbedActivations);
+ONNXQ_REGISTER_LOWERING_PASS(EmbedActivations);
 
 }  // namespace
 }  // namespace onnxq::lower

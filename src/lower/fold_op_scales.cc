@@ -200,7 +200,7 @@ class FoldOpScales : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(FoldOpScales);
+ONNXQ_REGISTER_LOWERING_PASS(FoldOpScales);
 
 }  // namespace
 }  // namespace onnxq::lower

@@ -134,7 +134,7 @@ class IntegerOps : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(IntegerOps);
+ONNXQ_REGISTER_LOWERING_PASS(IntegerOps);
 
 }  // namespace
 }  // namespace onnxq::lower

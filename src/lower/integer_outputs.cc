@@ -61,7 +61,7 @@ class IntegerOutputs : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(IntegerOutputs);
+ONNXQ_REGISTER_LOWERING_PASS(IntegerOutputs);
 
 }  // namespace
 }  // namespace onnxq::lower

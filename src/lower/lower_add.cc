@@ -46,6 +46,7 @@ class LowerAdd : public LoweringPass {
       r.multiplier = {
           quant::quantize_multiplier(static_cast<double>(p.scale[0]) / sc, n.describe())};
       r.offset = {-p.zero_point[0] * static_cast<int64_t>(r.multiplier[0].mantissa)};
+      r.shifts = options().shift_requantization;
       Emitter sub(model, q,
                   e.model().graph->unique_name((n.name().empty() ? n.output(0)->name() : n.name()) +
                                                "_" + tag));
@@ -70,7 +71,7 @@ class LowerAdd : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(LowerAdd);
+ONNXQ_REGISTER_LOWERING_PASS(LowerAdd);
 
 }  // namespace
 }  // namespace onnxq::lower

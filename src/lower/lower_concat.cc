@@ -64,7 +64,7 @@ class LowerConcat : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(LowerConcat);
+ONNXQ_REGISTER_LOWERING_PASS(LowerConcat);
 
 }  // namespace
 }  // namespace onnxq::lower

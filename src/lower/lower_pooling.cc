@@ -117,7 +117,7 @@ class LowerPooling : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(LowerPooling);
+ONNXQ_REGISTER_LOWERING_PASS(LowerPooling);
 
 }  // namespace
 }  // namespace onnxq::lower

@@ -157,6 +157,12 @@ ir::Value* Emitter::channel_i64(const std::string& suffix, const std::vector<int
   return constant(suffix, Tensor::from_vector<int64_t>(channel_shape(v.size(), rank, axis), v));
 }
 
+ir::Value* Emitter::channel_u64(const std::string& suffix, const std::vector<uint64_t>& v, int rank,
+                                int axis) {
+  if (v.size() == 1 || all_equal(v)) return constant(suffix, Tensor::scalar<uint64_t>(v.at(0)));
+  return constant(suffix, Tensor::from_vector<uint64_t>(channel_shape(v.size(), rank, axis), v));
+}
+
 ir::Value* Emitter::channel_f32(const std::string& suffix, const std::vector<float>& v, int rank,
                                 int axis) {
   if (v.size() == 1 || all_equal(v)) return constant(suffix, Tensor::scalar<float>(v.at(0)));

@@ -72,6 +72,8 @@ class Emitter {
   // all values are equal.
   ir::Value* channel_i64(const std::string& suffix, const std::vector<int64_t>& v, int rank,
                          int axis);
+  ir::Value* channel_u64(const std::string& suffix, const std::vector<uint64_t>& v, int rank,
+                         int axis);
   ir::Value* channel_f32(const std::string& suffix, const std::vector<float>& v, int rank,
                          int axis);
   // A node with one output of element type `out` and the shape of

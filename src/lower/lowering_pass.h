@@ -1,7 +1,7 @@
 // The base of the integer-only lowering passes (src/lower/): a Pass that
 // also says which nodes it left alone and why, plus the options the
 // lowering reads. Each pass lives in its own file, registers itself with one
-// ONNXQ_REGISTER_PASS line (so `--passes` and the pass registry find it),
+// ONNXQ_REGISTER_LOWERING_PASS line (so `--passes` and the pass registry find it),
 // and can run alone or in the default chain (lower.h).
 //
 // Iteration follows the pass framework's rule (passes/pass.h): visit() sees
@@ -42,6 +42,11 @@ struct LowerOptions {
   // lower_add: inputs are rescaled to a common scale 2 * max(s_a, s_b) / 2^add_shift
   // before the integer addition (TFLite uses 20 for 8-bit).
   int add_shift = 20;
+
+  // Power-of-two multipliers (from `onnxq quantize --scale-mode pow2`) are
+  // emitted as rounding shifts (requantize.h); false keeps the multiply by
+  // M0 everywhere (same numbers; for comparisons).
+  bool shift_requantization = true;
 };
 
 // A node a pass considered and did not rewrite.

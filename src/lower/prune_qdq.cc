@@ -130,7 +130,7 @@ class PruneQdq : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(PruneQdq);
+ONNXQ_REGISTER_LOWERING_PASS(PruneQdq);
 
 }  // namespace
 }  // namespace onnxq::lower

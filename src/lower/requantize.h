@@ -14,14 +14,33 @@
 // Undefined) stops after the Div and yields int64 (used to bring two inputs
 // of an integer Add to a common scale).
 //
-// Why Div and not BitShift: ONNX BitShift is defined for unsigned types
-// only; Div on int64 truncates toward zero, which the sign term turns into
-// round half away from zero. Why Less / Where instead of Sign and Clip:
+// Power-of-two multipliers (every channel's M0 = 2^j, i.e. M = 2^-k; what
+// `onnxq quantize --scale-mode pow2` gives) drop the multiply: the emitted
+// form is a rounding shift (quant/fixed_point.h rounding_shift), bit for bit
+// the same result as the general form:
+//
+//   k >= 1:  acc ─► Cast(int64) ─► [Add(offset / 2^j)] ─► q
+//            q ─► Less(0) ─► Where(2^62 + 2^(k-1) - 1, 2^62 + 2^(k-1)) ─┐
+//            q ─────────────────────────────────────────────────────────┴► Add
+//              ─► Cast(uint64) ─► BitShift(RIGHT, k) ─► Cast(int64) ─► Add(zp - 2^(62-k)) ─► clamp
+//   k = 0:   q ─► [Add(zp)] ─► clamp
+//   k < 0:   q ─► Add(2^32) ─► Cast(uint64) ─► BitShift(LEFT, -k) ─► Cast(int64)
+//              ─► Add(zp - 2^(32-k)) ─► clamp
+//
+// (floor((q + 2^(k-1) - [q < 0]) / 2^k) is round half away from zero; the
+// 2^62 bias makes the operand of the unsigned shift non-negative.) Channels
+// that mix right shifts with k <= 0, offsets not divisible by 2^j, or
+// bounds the shift cannot hold keep the general form.
+//
+// Why Div and not BitShift in the general form: ONNX BitShift is defined
+// for unsigned types only; Div on int64 truncates toward zero, which the
+// sign term turns into round half away from zero. Why Less / Where instead of Sign and Clip:
 // ONNX Runtime 1.30 computes int64 Sign / Clip / Max / Min wrongly for some
 // values beyond 2^31 (fixed_point.h); the comparisons are exact. Why zp after the shift: folding it
 // into the accumulator as round(zp / M) is not exact.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +55,17 @@ struct Requantization {
   std::vector<int64_t> zero_point;    // 1 or C (unused for a rescale)
   int axis = -1;                      // channel axis when a vector has C > 1
   DType out_type = DType::Undefined;  // uint8 / int8 / ...; Undefined: int64 rescale
+  // Emit the shift form when the multipliers are powers of two (LowerOptions
+  // shift_requantization; off: always multiply by M0, to compare).
+  bool shifts = true;
+
+  // The shift form: per-channel k (M = 2^-k) and offsets divided by 2^j;
+  // nullopt when the general form is needed (or shifts is off).
+  struct ShiftForm {
+    std::vector<int> k;
+    std::vector<int64_t> offset;  // empty: none
+  };
+  std::optional<ShiftForm> shift_form() const;
 
   size_t channels() const;
   // What the emitted graph computes for one element of channel c (bit exact).

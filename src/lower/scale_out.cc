@@ -107,6 +107,7 @@ class ScaleOut : public LoweringPass {
     Requantization r;
     try {
       r = make_requantization(m, {}, pq.zero_point, axis, pq.type, q.describe());
+      r.shifts = options().shift_requantization;
     } catch (const Error& e) {
       return skip(q, e.what());
     }
@@ -162,6 +163,7 @@ class ScaleOut : public LoweringPass {
     Requantization r;
     try {
       r = make_requantization(m, {}, pq.zero_point, axis, pq.type, q.describe());
+      r.shifts = options().shift_requantization;
     } catch (const Error& e) {
       return skip(q, e.what());
     }
@@ -183,7 +185,7 @@ class ScaleOut : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(ScaleOut);
+ONNXQ_REGISTER_LOWERING_PASS(ScaleOut);
 
 }  // namespace
 }  // namespace onnxq::lower

@@ -69,7 +69,7 @@ class SplitBiasAdd : public LoweringPass {
   }
 };
 
-ONNXQ_REGISTER_PASS(SplitBiasAdd);
+ONNXQ_REGISTER_LOWERING_PASS(SplitBiasAdd);
 
 }  // namespace
 }  // namespace onnxq::lower

@@ -55,7 +55,7 @@ class BatchNormToMulAdd : public NodeRewritePass {
   }
 };
 
-ONNXQ_REGISTER_PASS(BatchNormToMulAdd);
+ONNXQ_REGISTER_PREPROCESS_PASS(BatchNormToMulAdd);
 
 }  // namespace
 }  // namespace onnxq::passes

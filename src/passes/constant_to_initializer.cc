@@ -42,7 +42,7 @@ class ConstantToInitializer : public NodeRewritePass {
   }
 };
 
-ONNXQ_REGISTER_PASS(ConstantToInitializer);
+ONNXQ_REGISTER_PREPROCESS_PASS(ConstantToInitializer);
 
 }  // namespace
 }  // namespace onnxq::passes

@@ -23,7 +23,7 @@ class EliminateDeadNodes : public Pass {
   }
 };
 
-ONNXQ_REGISTER_PASS(EliminateDeadNodes);
+ONNXQ_REGISTER_PREPROCESS_PASS(EliminateDeadNodes);
 
 }  // namespace
 }  // namespace onnxq::passes

@@ -149,7 +149,7 @@ class FoldBatchNorm : public NodeRewritePass {
   }
 };
 
-ONNXQ_REGISTER_PASS(FoldBatchNorm);
+ONNXQ_REGISTER_PREPROCESS_PASS(FoldBatchNorm);
 
 }  // namespace
 

@@ -195,7 +195,7 @@ class FoldConstants : public NodeRewritePass {
   int64_t max_elements_;
 };
 
-ONNXQ_REGISTER_PASS(FoldConstants);
+ONNXQ_REGISTER_PREPROCESS_PASS(FoldConstants);
 
 }  // namespace
 }  // namespace onnxq::passes

@@ -71,7 +71,7 @@ class FuseMatMulAdd : public NodeRewritePass {
   }
 };
 
-ONNXQ_REGISTER_PASS(FuseMatMulAdd);
+ONNXQ_REGISTER_PREPROCESS_PASS(FuseMatMulAdd);
 
 }  // namespace
 }  // namespace onnxq::passes

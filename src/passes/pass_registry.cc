@@ -8,6 +8,10 @@
 
 namespace onnxq::passes {
 
+std::string stage_name(PassStage stage) {
+  return stage == PassStage::Lowering ? "lowering" : "preprocess";
+}
+
 PassRegistry& PassRegistry::instance() {
   static PassRegistry registry;
   return registry;
@@ -29,6 +33,33 @@ std::unique_ptr<Pass> PassRegistry::create(const std::string& name, const PassOp
   std::string known;
   for (const PassInfo* p : all()) known += (known.empty() ? "" : ", ") + p->name;
   throw Error("unknown pass '" + name + "' (known passes: " + known + ")");
+}
+
+const PassInfo* PassRegistry::find(const std::string& name) const {
+  for (const PassInfo& p : passes_)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+std::vector<const PassInfo*> PassRegistry::all(PassStage stage) const {
+  std::vector<const PassInfo*> out;
+  for (const PassInfo* p : all())
+    if (p->stage == stage) out.push_back(p);
+  return out;
+}
+
+void PassRegistry::require_stage(const std::string& name, PassStage stage) const {
+  const PassInfo* p = find(name);
+  if (p && p->stage == stage) return;
+  const std::string command = stage == PassStage::Lowering ? "lower" : "preprocess";
+  if (p)
+    throw UsageError("'" + name + "' is a " + stage_name(p->stage) + " pass, not a " +
+                     stage_name(stage) + " pass (run it with 'onnxq " +
+                     (p->stage == PassStage::Lowering ? "lower" : "preprocess") + " --passes')");
+  std::string known;
+  for (const PassInfo* q : all(stage)) known += (known.empty() ? "" : ", ") + q->name;
+  throw UsageError("unknown " + stage_name(stage) + " pass '" + name + "' (" + stage_name(stage) +
+                   " passes: " + known + "; see 'onnxq " + command + " --list-passes')");
 }
 
 std::vector<const PassInfo*> PassRegistry::all() const {

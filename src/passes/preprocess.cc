@@ -63,6 +63,8 @@ std::string PreprocessReport::summary() const {
 PreprocessReport preprocess(ir::Model& model, const PreprocessOptions& opts) {
   PreprocessReport report;
   report.passes = opts.passes.empty() ? default_preprocess_passes() : opts.passes;
+  for (const std::string& name : report.passes)
+    PassRegistry::instance().require_stage(name, PassStage::Preprocess);
   report.nodes_before = model.graph->num_nodes();
   report.initializers_before = model.graph->initializers().size();
   report.ops_before = op_counts(*model.graph);

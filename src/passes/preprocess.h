@@ -18,8 +18,8 @@
 namespace onnxq::passes {
 
 struct PreprocessOptions {
-  // Registered pass names, run in this order to a fixed point; empty means
-  // default_preprocess_passes().
+  // Registered preprocess-stage pass names, run in this order to a fixed
+  // point; empty means default_preprocess_passes().
   std::vector<std::string> passes;
   // ir::infer_shapes before every iteration (so Shape of static shapes folds)
   // and at the end, recording value_info so the saved model carries types.
@@ -52,8 +52,9 @@ struct PreprocessReport {
 // remove_unused_initializers.
 std::vector<std::string> default_preprocess_passes();
 
-// Rewrites the model in place. Throws Error for an unknown pass name, a pass
-// that never settles or one that leaves an invalid graph.
+// Rewrites the model in place. Throws UsageError for a name that is not a
+// registered preprocess pass (lowering passes belong to lower::lower_model),
+// Error for a pass that never settles or one that leaves an invalid graph.
 PreprocessReport preprocess(ir::Model& model, const PreprocessOptions& opts = {});
 
 }  // namespace onnxq::passes

@@ -57,7 +57,7 @@ class RemoveIdentity : public NodeRewritePass {
   }
 };
 
-ONNXQ_REGISTER_PASS(RemoveIdentity);
+ONNXQ_REGISTER_PREPROCESS_PASS(RemoveIdentity);
 
 }  // namespace
 }  // namespace onnxq::passes

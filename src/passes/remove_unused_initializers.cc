@@ -33,7 +33,7 @@ class RemoveUnusedInitializers : public Pass {
   }
 };
 
-ONNXQ_REGISTER_PASS(RemoveUnusedInitializers);
+ONNXQ_REGISTER_PREPROCESS_PASS(RemoveUnusedInitializers);
 
 }  // namespace
 }  // namespace onnxq::passes

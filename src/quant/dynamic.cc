@@ -7,6 +7,7 @@
 #include "quant/node_filter.h"
 #include "quant/op_spec.h"
 #include "quant/param_choice.h"
+#include "quant/rescale.h"
 
 namespace onnxq::quant {
 namespace {
@@ -56,26 +57,8 @@ std::string rewrite_dqmm(ir::Model& model, ir::Node& node, ParamChooser& chooser
   ensure_domain(model, "com.microsoft");
   ir::Value* out = g.add_node("DynamicQuantizeMatMul", in, {g.unique_name(base + "_dqmm")},
                               "com.microsoft", node_label(node), &node)->output(0);
-  if (c && !c_is_bias) {
-    ir::Value* add_c = c;
-    if (beta != 1.f) {
-      ir::Value* bt = g.add_initializer(base + "_beta", Tensor::scalar<float>(beta));
-      add_c = g.add_node("Mul", {c, bt}, {g.unique_name(base + "_beta_c")}, "", node_label(node) + "_beta",
-                         &node)->output(0);
-    }
-    out = g.add_node("Add", {out, add_c}, {g.unique_name(base + "_biased")}, "",
-                     node_label(node) + "_bias", &node)->output(0);
-  }
-  out->type = y->type;
-  out->has_value_info = y->has_value_info;
-  std::vector<std::string> inputs;
-  for (const ir::Value* v : node.inputs())
-    if (v) inputs.push_back(v->name());
-  g.replace_all_uses(y, out);
-  g.remove_node(&node);
-  g.rename_value(out, base);
-  for (const std::string& name : inputs)
-    if (ir::Value* v = g.find_value(name)) remove_if_unused(g, v);
+  if (c && !c_is_bias) out = add_float_bias(g, node, out, c, beta);  // beta by a Mul node
+  replace_float_node(g, node, out);
   return "";
 }
 

@@ -68,6 +68,31 @@ int64_t requantize(int64_t acc, const FixedPointMultiplier& m, int64_t zero_poin
   return r < qmin ? qmin : (r > qmax ? qmax : r);
 }
 
+std::optional<int> power_of_two_exponent(const FixedPointMultiplier& m) {
+  if (m.mantissa <= 0 || (m.mantissa & (m.mantissa - 1)) != 0) return std::nullopt;
+  int j = 0;
+  while ((int32_t{1} << j) != m.mantissa) ++j;
+  return m.shift - j;
+}
+
+int64_t rounding_shift(int64_t q, int k) {
+  if (k == 0) return q;
+  if (k < 0) {  // Add(2^32), Cast(uint64), BitShift LEFT, Cast(int64), Add(-2^(32+L))
+    const uint64_t u = static_cast<uint64_t>(q + kLeftShiftBias) << (-k);
+    return static_cast<int64_t>(u) - (kLeftShiftBias << (-k));
+  }
+  const int64_t h = int64_t{1} << (k - 1);
+  const int64_t t = q + (q < 0 ? kShiftBias + h - 1 : kShiftBias + h);  // Less, Where, Add
+  const uint64_t u = static_cast<uint64_t>(t) >> k;                        // Cast, BitShift RIGHT
+  return static_cast<int64_t>(u) - (kShiftBias >> k);                      // Cast, Add
+}
+
+bool shift_in_range(int k, int64_t max_abs_q) {
+  if (k > 61) return false;
+  if (k >= 0) return max_abs_q <= (int64_t{1} << 61);
+  return -k <= 29 && max_abs_q <= kLeftShiftBias;
+}
+
 int64_t requantize_real(int64_t acc, double m, int64_t zero_point, int64_t qmin, int64_t qmax,
                         double real_offset) {
   const long double x = static_cast<long double>(acc) * m + real_offset;

@@ -51,6 +51,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -84,6 +85,36 @@ int64_t multiply_by_multiplier(int64_t acc, const FixedPointMultiplier& m, int64
 // The full requantization: clamp(multiply_by_multiplier(acc, m, offset) + zp, qmin, qmax).
 int64_t requantize(int64_t acc, const FixedPointMultiplier& m, int64_t zero_point, int64_t qmin,
                    int64_t qmax, int64_t offset = 0);
+
+// ---- Power-of-two multipliers (seed 000: power-of-two scales)
+//
+// When M0 = 2^j the multiplier is exactly 2^-k with k = n - j, and with an
+// offset that 2^j divides (q = acc + offset / 2^j):
+//   round((acc * M0 + offset) / 2^n) = round(q / 2^k)
+// (the same rational number, the same rounding), so no multiply is needed:
+//   k >= 1  rounding right shift. Round half away from zero through a floor
+//           (the arithmetic shift): for q >= 0 floor((q + h) / 2^k); for
+//           q < 0 ceil((q - h) / 2^k) = floor((q - h + 2^k - 1) / 2^k)
+//           = floor((q + h - 1) / 2^k), h = 2^(k-1). So
+//             r = floor((q + h - [q < 0]) / 2^k)
+//           ONNX BitShift is unsigned only: add B = 2^62 (a multiple of 2^k)
+//           to make the value non-negative, shift it as uint64, subtract
+//           B / 2^k: floor((t + B) / 2^k) = floor(t / 2^k) + B / 2^k.
+//           Exact when |q| <= 2^61 and k <= 61 (t + B < 2^63).
+//   k = 0   q itself.
+//   k < 0   left shift by L = -k: ((q + 2^32) << L) - 2^(32 + L) as uint64;
+//           exact when |q| <= 2^32 and L <= 29 (the result stays below 2^63).
+// The result is bit-identical to multiply_by_multiplier (tests check it).
+
+// k when m is exactly 2^-k (M0 a power of two), else nullopt.
+std::optional<int> power_of_two_exponent(const FixedPointMultiplier& m);
+constexpr int64_t kShiftBias = int64_t{1} << 62;
+constexpr int64_t kLeftShiftBias = int64_t{1} << 32;
+// round-half-away-from-zero(q / 2^k) for k >= 1, computed as the graph
+// does (bias, uint64 shift, un-bias); q * 2^-k for k <= 0.
+int64_t rounding_shift(int64_t q, int k);
+// Whether rounding_shift(q, k) is exact for every |q| <= max_abs_q.
+bool shift_in_range(int k, int64_t max_abs_q);
 
 // The real-number formula the fixed-point result approximates, evaluated
 // in long double with the same rounding (half away from zero):

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "quant/graph_edit.h"
 #include "quant/node_filter.h"
+#include "quant/rescale.h"
 
 namespace onnxq::quant {
 namespace {
@@ -120,50 +121,15 @@ std::string rewrite_integer(ir::Model& model, ir::Node& node, const OpSpec& spec
   if (conv)
     for (const char* attr : {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"})
       if (const ir::Attribute* at = node.find_attr(attr)) prod->set_attr(*at);
-  ir::Node* cast = g.add_node("Cast", {prod->output(0)}, {g.unique_name(base + "_int32_float")}, "",
-                              node_label(node) + "_cast", &node);
-  cast->set_attr_i("to", static_cast<int64_t>(DType::Float));
-  ir::Value* scale = nullptr;
-  if (rescale.defined()) {
-    scale = g.add_initializer(base + "_rescale", rescale);
-  } else {
-    scale = g.add_node("Mul", {a->scale, w_scale}, {g.unique_name(base + "_rescale")}, "",
-                       node_label(node) + "_rescale", &node)->output(0);
-  }
-  ir::Value* out = g.add_node("Mul", {cast->output(0), scale}, {g.unique_name(base + "_rescaled")},
-                              "", node_label(node) + "_scale", &node)->output(0);
+  ir::Value* out = add_float_rescale(g, node, prod->output(0), rescale, a->scale, w_scale);
 
-  if (bias) {
-    ir::Value* add_b = bias;
-    if (conv) {
-      add_b = g.add_initializer(bias->name() + "_bcast",
-                                bias_const->reshaped(channel_shape(bias_const->numel(), wt->rank())));
-    } else if (const float beta = node.attr_f("beta", 1.f); beta != 1.f) {
-      if (bias_const && bias_const->dtype() == DType::Float) {
-        Tensor scaled = bias_const->clone();
-        for (int64_t i = 0; i < scaled.numel(); ++i) scaled.data<float>()[i] *= beta;
-        add_b = g.add_initializer(bias->name() + "_times_beta", scaled);
-      } else {
-        ir::Value* bv = g.add_initializer(base + "_beta", Tensor::scalar<float>(beta));
-        add_b = g.add_node("Mul", {bias, bv}, {g.unique_name(base + "_beta_c")}, "",
-                           node_label(node) + "_beta", &node)->output(0);
-      }
-    }
-    out = g.add_node("Add", {out, add_b}, {g.unique_name(base + "_biased")}, "",
-                     node_label(node) + "_bias", &node)->output(0);
+  if (bias && conv) {  // [C] → [1, C, 1, ...] to broadcast over NC...; Conv has no beta
+    const Shape shape = channel_shape(bias_const->numel(), wt->rank());
+    out = add_float_bias(g, node, out, g.add_initializer(bias->name() + "_bcast", bias_const->reshaped(shape)), 1.f);
+  } else if (bias) {
+    out = add_float_bias(g, node, out, bias, node.attr_f("beta", 1.f), bias_const);
   }
-
-  // The last node's output takes the float output's place and name.
-  out->type = y->type;
-  out->has_value_info = y->has_value_info;
-  std::vector<std::string> inputs;
-  for (const ir::Value* v : node.inputs())
-    if (v) inputs.push_back(v->name());
-  g.replace_all_uses(y, out);
-  g.remove_node(&node);
-  g.rename_value(out, base);
-  for (const std::string& name : inputs)
-    if (ir::Value* v = g.find_value(name)) remove_if_unused(g, v);
+  replace_float_node(g, node, out);
   return "";
 }
 

@@ -51,7 +51,7 @@ std::optional<QuantParams> ParamChooser::activation(const std::string& name) {
   if (!r) return std::nullopt;
   try {
     return params_from_range(*r, type, sym, o && o->reduce_range ? *o->reduce_range : false,
-                             opts_.power_of_two_scales);
+                             opts_.scale_mode());
   } catch (const Error& e) {
     throw Error("tensor '" + name + "': " + e.what());
   }
@@ -63,8 +63,8 @@ QuantParams ParamChooser::constant_activation(const std::string& name, const Ten
   const bool sym = o && o->symmetric ? *o->symmetric : opts_.activation_symmetric;
   if (o && !o->scale.empty()) return exact(name, *o, type, sym, -1, 1);
   try {
-    if (o && o->range) return params_from_range(*o->range, type, sym, false, opts_.power_of_two_scales);
-    return params_for_tensor(values, type, sym, false, -1, opts_.power_of_two_scales);
+    if (o && o->range) return params_from_range(*o->range, type, sym, false, opts_.scale_mode());
+    return params_for_tensor(values, type, sym, false, -1, opts_.scale_mode());
   } catch (const Error& e) {
     throw Error("constant '" + name + "': " + e.what());
   }
@@ -89,10 +89,10 @@ QuantParams ParamChooser::weight(const std::string& name, const Tensor& w, int c
     return exact(name, *o, type, sym, axis, axis >= 0 ? w.dim(axis) : 1);
   if (o && o->range) {
     if (axis >= 0) throw Error("override for weight '" + name + "': a range applies to per-tensor weights only");
-    return params_from_range(*o->range, type, sym, rr, opts_.power_of_two_scales);
+    return params_from_range(*o->range, type, sym, rr, opts_.scale_mode());
   }
   try {
-    return params_for_tensor(w, type, sym, rr, axis, opts_.power_of_two_scales);
+    return params_for_tensor(w, type, sym, rr, axis, opts_.scale_mode());
   } catch (const Error& e) {
     throw Error("weight '" + name + "': " + e.what());
   }

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <limits>
 
+#include "core/error.h"
+
 namespace onnxq::quant {
 namespace {
 
@@ -130,8 +132,27 @@ float power_of_two_at_least(float s) {
   return m == 0.5f ? s : std::ldexp(1.0f, e);
 }
 
+float power_of_two_nearest(float s) {
+  int e = 0;
+  const double m = std::frexp(static_cast<double>(s), &e);  // log2 s = e + log2 m, log2 m in [-1, 0)
+  // log2 m >= -1/2  <=>  m >= 1/sqrt(2): 2^e is nearer (ties to it), else 2^(e-1).
+  return m >= M_SQRT1_2 ? std::ldexp(1.0f, e) : std::ldexp(1.0f, e - 1);
+}
+
+float power_of_two_scale(float s, Pow2Rounding rounding) {
+  return rounding == Pow2Rounding::Up ? power_of_two_at_least(s) : power_of_two_nearest(s);
+}
+
+std::string to_string(Pow2Rounding r) { return r == Pow2Rounding::Up ? "up" : "nearest"; }
+
+Pow2Rounding parse_pow2_rounding(const std::string& s) {
+  if (s == "nearest") return Pow2Rounding::Nearest;
+  if (s == "up") return Pow2Rounding::Up;
+  throw UsageError("--pow2-rounding '" + s + "': expected nearest or up");
+}
+
 QuantParams params_from_range(Range r, DType type, bool symmetric, bool reduce_range,
-                              bool power_of_two) {
+                              ScaleMode mode) {
   check_quantizable_type(type, "range to parameters");
   if (!std::isfinite(r.min) || !std::isfinite(r.max) || r.min > r.max) {
     char buf[128];
@@ -158,10 +179,19 @@ QuantParams params_from_range(Range r, DType type, bool symmetric, bool reduce_r
     // 1 keeps the scale normal so products such as s_in * s_w stay normal.
     s = 1.0;
     zp = symmetric ? mid : clamp_to(static_cast<int64_t>(rne(l.qmin - rmin)), l);
-  } else if (power_of_two) {
-    // A coarser grid still covers the range; the zero point moves with it.
-    s = power_of_two_at_least(static_cast<float>(s));
-    if (!symmetric) zp = clamp_to(static_cast<int64_t>(rne(l.qmin - rmin / s)), l);
+  } else if (mode.pow2) {
+    const double s0 = s;
+    s = power_of_two_scale(static_cast<float>(s), mode.rounding);
+    if (!symmetric) {
+      if (s >= s0) {
+        // A coarser grid still covers the range; rmin stays on qmin.
+        zp = clamp_to(static_cast<int64_t>(rne(l.qmin - rmin / s)), l);
+      } else {
+        // A finer grid (nearest): the range is cut; split the cut evenly
+        // between both ends (the clamp keeps 0 on the grid).
+        zp = clamp_to(static_cast<int64_t>(rne((l.qmin + l.qmax) / 2.0 - (rmin + rmax) / (2 * s))), l);
+      }
+    }
   }
   QuantParams p;
   p.type = type;
@@ -171,7 +201,7 @@ QuantParams params_from_range(Range r, DType type, bool symmetric, bool reduce_r
 }
 
 QuantParams params_for_tensor(const Tensor& w, DType type, bool symmetric, bool reduce_range,
-                              int axis, bool power_of_two) {
+                              int axis, ScaleMode mode) {
   ONNXQ_CHECK(w.dtype() == DType::Float,
               "params_for_tensor: expected a float32 tensor, got " + dtype_name(w.dtype()));
   const AxisSplit sp = split_at(w.shape(), axis);
@@ -196,7 +226,7 @@ QuantParams params_for_tensor(const Tensor& w, DType type, bool symmetric, bool 
   p.type = type;
   p.axis = axis;
   for (const Range& r : ranges) {
-    QuantParams c = params_from_range(r, type, symmetric, reduce_range, power_of_two);
+    QuantParams c = params_from_range(r, type, symmetric, reduce_range, mode);
     p.scale.push_back(c.scale[0]);
     p.zero_point.push_back(c.zero_point[0]);
   }

@@ -65,17 +65,47 @@ bool is_quantizable_type(DType type);
 bool is_4bit(DType type);
 void check_quantizable_type(DType type, const std::string& what);
 
-// Range → per-tensor parameters. With power_of_two the scale is rounded up
-// to the next 2^-f (seed 000's fixed point: requantization becomes a
-// rounding shift) and the zero point recomputed for it.
+// Power-of-two scales (seed 000's fixed point: every scale 2^-f, so each
+// requantization multiplier s_x s_w / s_y is 2^-k and becomes a rounding
+// shift). How f is picked from the calibrated scale s:
+//   Nearest  2^-f nearest s in log2 terms: f = -round(log2 s), ties (s =
+//            2^(i + 1/2)) to the larger scale. Error-minimizing: the grid is
+//            at most sqrt(2) coarser or finer than the calibrated one; when
+//            finer, the calibrated range is cut by up to 1 - 1/sqrt(2) and
+//            values beyond it saturate (the cut is split evenly between the
+//            two ends for asymmetric ranges; 0 stays on the grid).
+//   Up       the smallest 2^-f >= s: no calibrated value saturates, but the
+//            grid can be up to 2x coarser (one bit lost).
+enum class Pow2Rounding { Nearest, Up };
+std::string to_string(Pow2Rounding r);
+// "nearest" | "up"; throws UsageError otherwise.
+Pow2Rounding parse_pow2_rounding(const std::string& s);
+
+// How a scale is chosen: the calibrated scale as is (float), or a power of
+// two. Converts from the historical bool (true: power of two, rounded up).
+struct ScaleMode {
+  bool pow2 = false;
+  Pow2Rounding rounding = Pow2Rounding::Up;
+  ScaleMode() = default;
+  ScaleMode(bool pow2_up) : pow2(pow2_up) {}  // NOLINT: implicit on purpose
+  ScaleMode(Pow2Rounding r) : pow2(true), rounding(r) {}  // NOLINT
+};
+
+// Range → per-tensor parameters. With a pow2 mode the scale becomes 2^-f
+// (the rule above) and the zero point is recomputed for it.
 QuantParams params_from_range(Range r, DType type, bool symmetric, bool reduce_range = false,
-                              bool power_of_two = false);
+                              ScaleMode mode = {});
 // Parameters fitted to the values of a float tensor, per tensor (axis < 0)
-// or per channel along `axis` (each channel's own min / max).
+// or per channel along `axis` (each channel's own min / max, each its own
+// power of two in a pow2 mode).
 QuantParams params_for_tensor(const Tensor& w, DType type, bool symmetric, bool reduce_range,
-                              int axis = -1, bool power_of_two = false);
+                              int axis = -1, ScaleMode mode = {});
 // The smallest power of two >= s (s > 0).
 float power_of_two_at_least(float s);
+// The power of two nearest s in log2 terms (ties to the larger), s > 0.
+float power_of_two_nearest(float s);
+// Either, by rule.
+float power_of_two_scale(float s, Pow2Rounding rounding);
 
 // One value, as QuantizeLinear computes it.
 int64_t quantize_value(float x, float scale, int64_t zero_point, DType type);

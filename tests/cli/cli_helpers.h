@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_builder.h"
 #include "data/npy.h"
 #include "ir/graph.h"
 #include "ir/onnx_io.h"
@@ -102,20 +103,14 @@ inline int count_lines(const std::string& s) {
 
 // ---------------------------------------------------------------- models
 
+using test::floats;  // tests/common/graph_builder.h
+
 inline std::unique_ptr<ir::Model> new_model(int64_t opset = 17) {
-  auto m = std::make_unique<ir::Model>();
-  m->ir_version = 8;
-  m->producer_name = "onnxq-cli-test";
-  m->set_opset("", opset);
-  m->graph->name = "test";
-  return m;
+  return test::new_model(opset, "onnxq-cli-test");
 }
 
 inline ir::Value* add_input(ir::Graph& g, const std::string& name, DType t, const Shape& shape) {
-  ir::Value* v = g.get_or_create_value(name);
-  v->type = ir::TypeInfo::tensor(t, shape);
-  g.add_input(v);
-  return v;
+  return test::input(g, name, shape, t);
 }
 
 inline void add_output(ir::Graph& g, ir::Value* v, DType t, const Shape& shape) {
@@ -124,8 +119,7 @@ inline void add_output(ir::Graph& g, ir::Value* v, DType t, const Shape& shape) 
 }
 
 inline ir::Value* add_init(ir::Graph& g, const std::string& name, const Tensor& t) {
-  ir::Value* v = g.get_or_create_value(name);
-  g.set_initializer(v, t);
+  ir::Value* v = test::init(g, name, t);
   v->type = ir::TypeInfo::tensor(t.dtype(), t.shape());
   return v;
 }
@@ -159,10 +153,6 @@ inline std::string identity_model(const std::string& name = "identity.onnx") {
 
 inline bool has_kernel(const std::string& op, const std::string& domain = "") {
   return runtime::KernelRegistry::instance().knows(domain, op);
-}
-
-inline Tensor floats(const Shape& shape, std::vector<float> v) {
-  return Tensor::from_vector<float>(shape, v);
 }
 
 inline std::string write_npy(const Tensor& t, const std::string& name) {

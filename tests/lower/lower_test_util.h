@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_builder.h"
 #include "common/ort.h"
 #include "ir/graph.h"
 #include "ir/onnx_io.h"
@@ -26,40 +27,16 @@
 
 namespace onnxq::lower_test {
 
-inline std::unique_ptr<ir::Model> new_model(int64_t opset = 13) {
-  auto m = std::make_unique<ir::Model>();
-  m->ir_version = 8;
-  m->producer_name = "onnxq-lower-test";
-  m->set_opset("", opset);
-  m->graph->name = "test";
-  return m;
-}
+// Model building (tests/common/graph_builder.h).
+using test::clone;  // with shape inference, as a loaded file would have
+using test::count_op;
+using test::input;
+using test::uniform;
 
-inline ir::Value* input(ir::Graph& g, const std::string& name, const Shape& shape,
-                        DType t = DType::Float) {
-  ir::Value* v = g.get_or_create_value(name);
-  v->type = ir::TypeInfo::tensor(t, shape);
-  g.add_input(v);
-  return v;
-}
+inline std::unique_ptr<ir::Model> new_model(int64_t opset = 13) { return test::new_model(opset); }
 
 inline ir::Value* init(ir::Graph& g, const std::string& name, const Tensor& t) {
   return g.add_initializer(name, t);
-}
-
-// Seeded uniform values in [lo, hi) (splitmix64: the same on every machine).
-inline Tensor uniform(const Shape& shape, uint64_t seed, float lo = -1, float hi = 1) {
-  Tensor t(DType::Float, shape);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    t.data<float>()[i] =
-        static_cast<float>(lo + (hi - lo) * (static_cast<double>(z >> 11) / 9007199254740992.0));
-  }
-  return t;
 }
 
 inline Tensor uniform_u8(const Shape& shape, uint64_t seed) {
@@ -168,12 +145,6 @@ inline void set_output(ir::Graph& g, ir::Value* v, const std::string& name) {
   g.add_output(v);
 }
 
-// A copy through serialization (so before / after are independent), with
-// value types from shape inference as a loaded file would have.
-inline std::unique_ptr<ir::Model> clone(const ir::Model& m) {
-  return ir::load_model_from_bytes(ir::serialize_model(m), ".", "clone");
-}
-
 // Runs one lowering pass to its fixed point (as the driver does); returns
 // the pass so callers can look at skipped().
 inline std::unique_ptr<lower::LoweringPass> run_pass(ir::Model& m, const std::string& name,
@@ -193,12 +164,6 @@ inline std::unique_ptr<lower::LoweringPass> run_pass(ir::Model& m, const std::st
   return std::unique_ptr<lower::LoweringPass>(lp);
 }
 
-inline int count_op(const ir::Model& m, const std::string& op) {
-  int n = 0;
-  for (const ir::Node* node : m.graph->nodes()) n += node->op_type() == op;
-  return n;
-}
-
 inline std::string skipped_text(const lower::LoweringPass& p) {
   std::string s;
   for (const lower::SkippedNode& k : p.skipped()) s += k.node + ": " + k.reason + "\n";
@@ -208,8 +173,7 @@ inline std::string skipped_text(const lower::LoweringPass& p) {
 inline std::vector<Tensor> run(const ir::Model& m, const runtime::NamedTensors& feeds) {
   runtime::SessionOptions o;
   o.reference_only = true;
-  runtime::Session s(m, o);
-  return s.run(feeds);
+  return test::run(m, feeds, o);
 }
 
 // Agreement of two outputs on a quantization grid (float values quantized

@@ -105,8 +105,30 @@ TEST(CliPreprocess, SelectedPassesOnlyAndNoShapeInference) {
 TEST(CliPreprocess, ListPasses) {
   CliResult r = run_cli("preprocess --list-passes");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const PassInfo* p : PassRegistry::instance().all())
+  for (const PassInfo* p : PassRegistry::instance().all(PassStage::Preprocess))
     EXPECT_NE(r.out.find(p->name), std::string::npos) << p->name << "\n" << r.out;
+  // Lowering passes belong to `onnxq lower --list-passes`.
+  for (const char* lowering : {"prune_qdq", "integer_ops", "fold_op_scales"})
+    EXPECT_EQ(r.out.find(lowering), std::string::npos) << lowering << "\n" << r.out;
+  CliResult low = run_cli("lower --list-passes");
+  ASSERT_EQ(low.exit_code, 0) << low.err;
+  for (const PassInfo* p : PassRegistry::instance().all(PassStage::Lowering))
+    EXPECT_NE(low.out.find(p->name), std::string::npos) << p->name << "\n" << low.out;
+  for (const PassInfo* p : PassRegistry::instance().all(PassStage::Preprocess))
+    EXPECT_EQ(low.out.find(p->name), std::string::npos) << p->name << "\n" << low.out;
+}
+
+TEST(CliPreprocess, PassesOfTheOtherStageAreRefused) {
+  std::string in = conv_bn_identity_file();
+  std::string out = fs::path(in).parent_path() / "stage.onnx";
+  expect_one_line_error(run_cli("preprocess " + quote(in) + " -o " + quote(out) +
+                                " --passes remove_identity,prune_qdq"),
+                        2, "'prune_qdq' is a lowering pass");
+  expect_one_line_error(run_cli("lower " + quote(in) + " -o " + quote(out) + " --passes fold_constants"),
+                        2, "'fold_constants' is a preprocess pass");
+  expect_one_line_error(run_cli("preprocess " + quote(in) + " -o " + quote(out) + " --passes fold_everything"),
+                        2, "unknown preprocess pass 'fold_everything'");
+  EXPECT_FALSE(fs::exists(out));
 }
 
 TEST(CliPreprocess, RefusesToOverwriteItsInputWithoutForce) {

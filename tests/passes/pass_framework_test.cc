@@ -3,9 +3,13 @@
 // breaks the graph), the NodeRewritePass driver, and the pattern helpers.
 #include <gtest/gtest.h>
 
+#include <set>
+
+#include "lower/lower.h"
 #include "pass_test_util.h"
 #include "passes/pass_manager.h"
 #include "passes/pattern.h"
+#include "passes/preprocess.h"
 
 namespace onnxq::passes {
 namespace {
@@ -32,6 +36,45 @@ TEST(PassRegistry, UnknownNameListsKnownOnes) {
     EXPECT_NE(msg.find("fold_everything"), std::string::npos) << msg;
     EXPECT_NE(msg.find("fold_batchnorm"), std::string::npos) << msg;
   }
+}
+
+// Every pass says which command runs it: the default pipelines of
+// preprocess and lower are exactly the passes of their stage.
+TEST(PassRegistry, StagesSplitPreprocessFromLowering) {
+  const PassRegistry& r = PassRegistry::instance();
+  auto names = [&](PassStage stage) {
+    std::set<std::string> out;
+    for (const PassInfo* p : r.all(stage)) out.insert(p->name);
+    return out;
+  };
+  const std::vector<std::string> pre = default_preprocess_passes();
+  const std::vector<std::string> low = lower::default_lowering_passes();
+  EXPECT_EQ(names(PassStage::Preprocess), std::set<std::string>(pre.begin(), pre.end()));
+  for (const std::string& n : low) EXPECT_EQ(r.find(n)->stage, PassStage::Lowering) << n;
+  EXPECT_EQ(names(PassStage::Preprocess).size() + names(PassStage::Lowering).size(), r.all().size());
+
+  EXPECT_NO_THROW(r.require_stage("fold_constants", PassStage::Preprocess));
+  EXPECT_NO_THROW(r.require_stage("prune_qdq", PassStage::Lowering));
+  try {
+    r.require_stage("prune_qdq", PassStage::Preprocess);
+    FAIL() << "expected an error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("'prune_qdq' is a lowering pass"), std::string::npos) << e.what();
+  }
+  try {
+    r.require_stage("no_such_pass", PassStage::Lowering);
+    FAIL() << "expected an error";
+  } catch (const UsageError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unknown lowering pass 'no_such_pass'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("integer_ops"), std::string::npos) << msg;
+    EXPECT_EQ(msg.find("fold_constants"), std::string::npos) << msg;
+  }
+  // The library entry point refuses a lowering pass too.
+  auto m = new_model();
+  PreprocessOptions o;
+  o.passes = {"fold_constants", "prune_qdq"};
+  EXPECT_THROW(preprocess(*m, o), UsageError);
 }
 
 // y = Relu(Identity^k(x)): k Identity nodes in a chain.

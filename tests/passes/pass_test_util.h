@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_builder.h"
 #include "common/ort.h"
 #include "ir/graph.h"
 #include "ir/onnx_io.h"
@@ -21,57 +22,22 @@
 
 namespace onnxq::passes_test {
 
-inline std::unique_ptr<ir::Model> new_model(int64_t opset = 17) {
-  auto m = std::make_unique<ir::Model>();
-  m->ir_version = 8;
-  m->producer_name = "onnxq-passes-test";
-  m->set_opset("", opset);
-  m->graph->name = "test";
-  return m;
-}
-
-inline ir::Value* input(ir::Graph& g, const std::string& name, const Shape& shape,
-                        DType t = DType::Float) {
-  ir::Value* v = g.get_or_create_value(name);
-  v->type = ir::TypeInfo::tensor(t, shape);
-  g.add_input(v);
-  return v;
-}
-
-inline ir::Value* init(ir::Graph& g, const std::string& name, const Tensor& t) {
-  ir::Value* v = g.get_or_create_value(name);
-  g.set_initializer(v, t);
-  return v;
-}
-
-inline Tensor floats(const Shape& shape, const std::vector<float>& v) {
-  return Tensor::from_vector<float>(shape, v);
-}
-inline Tensor int64s(const Shape& shape, const std::vector<int64_t>& v) {
-  return Tensor::from_vector<int64_t>(shape, v);
-}
+// Model building (tests/common/graph_builder.h).
+using test::count_op;
+using test::floats;
+using test::init;
+using test::input;
+using test::int64s;
+using test::new_model;  // opset 17 by default
+using test::run;
 
 // Seeded values in [lo, hi) (splitmix64: the same on every platform).
 inline Tensor random_tensor(const Shape& shape, uint64_t seed, float lo = -1, float hi = 1) {
-  Tensor t(DType::Float, shape);
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 12345;
-  for (int64_t i = 0; i < t.numel(); ++i) {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    double u = static_cast<double>(z >> 11) / 9007199254740992.0;
-    t.data<float>()[i] = static_cast<float>(lo + (hi - lo) * u);
-  }
-  return t;
+  return test::uniform(shape, seed, lo, hi);
 }
 
-// An independent copy (through the ONNX serialization).
-inline std::unique_ptr<ir::Model> clone(const ir::Model& m) {
-  ir::LoadOptions lo;
-  lo.infer_shapes = false;
-  return ir::load_model_from_bytes(ir::serialize_model(m), ".", "clone", lo);
-}
+// An independent copy (through the ONNX serialization, no shape inference).
+inline std::unique_ptr<ir::Model> clone(const ir::Model& m) { return test::clone(m, false); }
 
 // Runs one registered pass once; returns whether it changed the model.
 inline bool run_pass(ir::Model& m, const std::string& name, const passes::PassOptions& opts = {}) {
@@ -79,17 +45,6 @@ inline bool run_pass(ir::Model& m, const std::string& name, const passes::PassOp
   bool changed = p->run(m);
   m.graph->validate();
   return changed;
-}
-
-inline int count_op(const ir::Graph& g, const std::string& op) {
-  int n = 0;
-  for (const ir::Node* node : g.nodes()) n += node->op_type() == op;
-  return n;
-}
-
-inline std::vector<Tensor> run(const ir::Model& m, const runtime::NamedTensors& feeds) {
-  runtime::Session s(m);
-  return s.run(feeds);
 }
 
 // Both models give the same outputs (same names, shapes, |diff| <= tol).

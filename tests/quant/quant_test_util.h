@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_builder.h"
 #include "common/ort.h"
 #include "ir/onnx_io.h"
 #include "runtime/session.h"
@@ -36,11 +37,7 @@ class OpModel {
     feeds.emplace_back(name, t);
     return v;
   }
-  ir::Value* constant(const std::string& name, const Tensor& t) {
-    ir::Value* v = g().get_or_create_value(name);
-    g().set_initializer(v, t);
-    return v;
-  }
+  ir::Value* constant(const std::string& name, const Tensor& t) { return ::onnxq::test::init(g(), name, t); }
   // A node with n_out outputs named <name>_0, <name>_1, ...
   ir::Node* node(const std::string& op, const std::string& domain,
                  const std::vector<ir::Value*>& inputs, int n_out = 1,

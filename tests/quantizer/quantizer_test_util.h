@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/graph_builder.h"
 #include "common/ort.h"
 #include "ir/onnx_io.h"
 #include "quant/quantize.h"
@@ -25,14 +26,8 @@ namespace onnxq::qztest {
 inline Tensor random_normal(const Shape& shape, uint64_t seed, float scale = 1.0f) {
   Tensor t(DType::Float, shape);
   float* p = t.data<float>();
-  uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
-  auto next_u01 = [&s] {
-    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    z ^= z >> 31;
-    return (static_cast<double>(z >> 11) + 0.5) / 9007199254740992.0;
-  };
+  test::SplitMix64 rng(seed * 0x9E3779B97F4A7C15ull + 1);
+  auto next_u01 = [&rng] { return (static_cast<double>(rng.next() >> 11) + 0.5) / 9007199254740992.0; };
   for (int64_t i = 0; i < t.numel(); i += 2) {
     double r = std::sqrt(-2.0 * std::log(next_u01())), a = 2.0 * M_PI * next_u01();
     p[i] = static_cast<float>(r * std::cos(a)) * scale;
@@ -51,17 +46,8 @@ class Builder {
     model->graph->name = "test";
   }
   ir::Graph& g() { return *model->graph; }
-  ir::Value* input(const std::string& name, const Shape& shape) {
-    ir::Value* v = g().get_or_create_value(name);
-    v->type = ir::TypeInfo::tensor(DType::Float, shape);
-    g().add_input(v);
-    return v;
-  }
-  ir::Value* init(const std::string& name, const Tensor& t) {
-    ir::Value* v = g().get_or_create_value(name);
-    g().set_initializer(v, t);
-    return v;
-  }
+  ir::Value* input(const std::string& name, const Shape& shape) { return test::input(g(), name, shape); }
+  ir::Value* init(const std::string& name, const Tensor& t) { return test::init(g(), name, t); }
   ir::Node* node(const std::string& op, const std::vector<ir::Value*>& in, const std::string& out,
                  const std::string& name, const std::function<void(ir::Node&)>& attrs = {}) {
     ir::Node* n = g().add_node(op, in, {out}, "", name);
@@ -121,9 +107,6 @@ inline std::map<std::string, quant::Range> observe_ranges(const ir::Model& model
   return r;
 }
 
-inline std::vector<Tensor> run(const ir::Model& model, const runtime::NamedTensors& feeds) {
-  runtime::Session s(model);
-  return s.run(feeds);
-}
+using test::run;
 
 }  // namespace onnxq::qztest

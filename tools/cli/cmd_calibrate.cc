@@ -19,11 +19,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <sstream>
 
 #include "commands.h"
+#include "data_args.h"
 #include "core/error.h"
 #include "data/reader.h"
 #include "ir/onnx_io.h"
@@ -44,100 +44,11 @@ struct CalibrateOpts {
   int quantized_bins = 128;
   int levels = 256;
   float moving_average = 0;
-  int64_t limit = -1;
-  std::string subset_seed = "0";
-  int64_t batch_size = 0;  // 0: the model's fixed batch, else 32
-  std::string shard;       // "i/n"
-  std::string preset, mean, std, layout;
-  float scale = 0;
-  int resize = -1, crop = -1;
-  bool grayscale = false, bgr = false;
+  DataArgs data_args;  // --limit, --shard, --image-preset, ... (data_args.h)
   std::vector<std::string> tensors;
   int threads = 1;
   bool quiet = false, verbose = false, inference_only = false;
-  // Which image options were given explicitly (they override a preset).
-  CLI::Option *scale_opt = nullptr, *resize_opt = nullptr, *crop_opt = nullptr, *limit_opt = nullptr;
 };
-
-uint64_t parse_u64(const std::string& text, const std::string& option) {
-  uint64_t v = 0;
-  size_t used = 0;
-  try {
-    if (!text.empty() && text[0] != '-') v = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size())
-    throw UsageError(option + " " + text + ": expected a whole number from 0 to " +
-                     std::to_string(std::numeric_limits<uint64_t>::max()));
-  return v;
-}
-
-std::vector<float> parse_floats(const std::string& text, const std::string& option) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    float v = 0;
-    try {
-      v = std::stof(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || !std::isfinite(v))
-      throw UsageError(option + " " + text + ": '" + item + "' is not a number (expected e.g. 0.485,0.456,0.406)");
-    out.push_back(v);
-  }
-  if (out.size() != 1 && out.size() != 3)
-    throw UsageError(option + " " + text + ": expected 1 or 3 comma-separated values");
-  return out;
-}
-
-void parse_shard(const std::string& text, data::DataOptions& d) {
-  size_t slash = text.find('/');
-  auto bad = [&] { return UsageError("--shard " + text + ": expected i/n with 0 <= i < n, e.g. 0/4"); };
-  if (slash == std::string::npos) throw bad();
-  uint64_t i = 0, n = 0;
-  try {
-    i = parse_u64(text.substr(0, slash), "--shard");
-    n = parse_u64(text.substr(slash + 1), "--shard");
-  } catch (const UsageError&) {
-    throw bad();
-  }
-  if (n == 0 || i >= n || n > 1000000) throw bad();
-  d.shard_index = static_cast<int>(i);
-  d.shard_count = static_cast<int>(n);
-}
-
-data::DataOptions data_options(const CalibrateOpts& o, const std::vector<data::InputSpec>& inputs) {
-  data::DataOptions d;
-  if (o.limit_opt->count() && o.limit < 1)
-    throw UsageError("--limit " + std::to_string(o.limit) + ": expected at least 1 sample");
-  d.limit = o.limit;
-  d.subset_seed = parse_u64(o.subset_seed, "--subset-seed");
-  d.labels = false;
-  if (!o.shard.empty()) parse_shard(o.shard, d);
-  d.batch_size = o.batch_size;
-  if (d.batch_size == 0) {
-    d.batch_size = 32;
-    for (const data::InputSpec& s : inputs)
-      if (s.rank_known && !s.shape.empty() && s.shape[0] > 0) d.batch_size = s.shape[0];
-  }
-  data::ImageOptions& img = d.image;
-  if (!o.preset.empty()) img = data::ImageOptions::preset(o.preset);
-  if (!o.mean.empty()) img.mean = parse_floats(o.mean, "--mean");
-  if (!o.std.empty()) img.std = parse_floats(o.std, "--std");
-  for (float s : img.std)
-    if (s == 0) throw UsageError("--std " + o.std + ": a standard deviation of 0");
-  if (o.scale_opt->count()) img.scale = o.scale;
-  if (o.resize_opt->count()) img.resize = o.resize;
-  if (o.crop_opt->count()) img.crop = o.crop;
-  if (o.grayscale) img.grayscale = true;
-  if (o.bgr) img.bgr = true;
-  if (!o.layout.empty()) img.nhwc = o.layout == "nhwc";
-  return d;
-}
 
 void check_output_path(const std::string& path) {
   fs::path dir = fs::path(path).parent_path();
@@ -193,7 +104,7 @@ void calibrate_command(const CalibrateOpts& o) {
   auto t0 = std::chrono::steady_clock::now();
   std::unique_ptr<ir::Model> model = ir::load_model(o.model);
   std::vector<data::InputSpec> inputs = data::input_specs(*model);
-  std::unique_ptr<data::DataReader> reader = data::open_data(o.data, inputs, data_options(o, inputs));
+  std::unique_ptr<data::DataReader> reader = data::open_data(o.data, inputs, to_data_options(o.data_args, inputs));
   quant::CalibrationStats stats;
   quant::CalibrationTable table = quant::calibrate(*model, *reader, copts, &stats);
   if (!o.output.empty() && !o.inference_only) table.save(o.output);
@@ -256,21 +167,9 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_option("--levels", o->levels, "MSE: quantization levels (default 256)");
   cmd->add_option("--moving-average", o->moving_average,
                   "MinMax: moving-average constant, e.g. 0.01 (order-dependent: shards no longer merge exactly)");
-  o->limit_opt = cmd->add_option("--limit", o->limit, "Use at most N samples")->type_name("N");
-  cmd->add_option("--subset-seed", o->subset_seed, "With --limit: a seeded random subset instead of the first N")
-      ->type_name("S");
-  cmd->add_option("--batch-size", o->batch_size, "Samples per run (default: the model's fixed batch, else 32)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--shard", o->shard, "Calibrate shard i of n (sample k goes to shard k mod n)")->type_name("i/n");
-  cmd->add_option("--preset", o->preset, "Image preprocessing preset (mlperf-mobilenet, mlperf-resnet)");
-  cmd->add_option("--mean", o->mean, "Images: per-channel mean, after scaling (a,b,c)");
-  cmd->add_option("--std", o->std, "Images: per-channel standard deviation (a,b,c)");
-  o->scale_opt = cmd->add_option("--scale", o->scale, "Images: pixel scale before mean/std (default 1/255)");
-  o->resize_opt = cmd->add_option("--resize", o->resize, "Images: resize the shorter side to this");
-  o->crop_opt = cmd->add_option("--crop", o->crop, "Images: center crop to this size");
-  cmd->add_option("--layout", o->layout, "Images: nchw (default) or nhwc")->check(CLI::IsMember({"nchw", "nhwc"}));
-  cmd->add_flag("--grayscale", o->grayscale, "Images: convert to one channel");
-  cmd->add_flag("--bgr", o->bgr, "Images: BGR channel order");
+  o->data_args.labels = false;
+  o->data_args.shard_option = true;
+  add_data_options(cmd, o->data_args);
   cmd->add_option("--tensors", o->tensors, "Calibrate only these tensors (comma-separated; repeatable)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   cmd->add_option("--threads", o->threads, "Threads for the runtime (default 1)")->check(CLI::Range(1, 1024));

@@ -7,19 +7,18 @@
 // output both models have) and the reference's own accuracy. Time per
 // sample counts the model runs alone, as wall-clock and as CPU time (the
 // steadier number on a shared machine). Data selection and image options are
-// those of `onnxq calibrate`. Unlabelled data needs --reference.
+// those of `onnxq calibrate` (data_args.h). Unlabelled data needs --reference.
 //
 // --json prints one JSON object (fractions in [0, 1]; numbers that are not
 // finite, such as the SQNR of identical outputs, are null).
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "commands.h"
+#include "data_args.h"
 #include "core/error.h"
 #include "data/reader.h"
 #include "eval/evaluate.h"
@@ -32,82 +31,9 @@ namespace {
 struct EvalArgs {
   std::string model, data, reference, output_name;
   bool json = false, quiet = false;
-  int64_t limit = -1;
-  std::string subset_seed = "0";
-  int64_t batch_size = 0;  // 0: the model's fixed batch, else 32
-  std::string preset, mean, std, layout;
-  float scale = 0;
-  int resize = -1, crop = -1;
-  bool grayscale = false, bgr = false;
+  DataArgs data_args;  // --limit, --image-preset, ... (data_args.h)
   int threads = 1;
-  CLI::Option *scale_opt = nullptr, *resize_opt = nullptr, *crop_opt = nullptr,
-              *limit_opt = nullptr;
 };
-
-uint64_t parse_seed(const std::string& text) {
-  uint64_t v = 0;
-  size_t used = 0;
-  try {
-    if (!text.empty() && text[0] != '-') v = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size())
-    throw UsageError("--subset-seed " + text + ": expected a whole number from 0 to " +
-                     std::to_string(std::numeric_limits<uint64_t>::max()));
-  return v;
-}
-
-std::vector<float> parse_channel_values(const std::string& text, const std::string& option) {
-  std::vector<float> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    float v = 0;
-    try {
-      v = std::stof(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (item.empty() || used != item.size() || !std::isfinite(v))
-      throw UsageError(option + " " + text + ": '" + item +
-                       "' is not a number (expected e.g. 0.485,0.456,0.406)");
-    out.push_back(v);
-  }
-  if (out.size() != 1 && out.size() != 3)
-    throw UsageError(option + " " + text + ": expected 1 or 3 comma-separated values");
-  return out;
-}
-
-// The same data selection and image preprocessing as `onnxq calibrate`, with labels.
-data::DataOptions data_options(const EvalArgs& a, const std::vector<data::InputSpec>& inputs) {
-  data::DataOptions d;
-  if (a.limit_opt->count() && a.limit < 1)
-    throw UsageError("--limit " + std::to_string(a.limit) + ": expected at least 1 sample");
-  d.limit = a.limit;
-  d.subset_seed = parse_seed(a.subset_seed);
-  d.labels = true;
-  d.batch_size = a.batch_size;
-  if (d.batch_size == 0) {
-    d.batch_size = 32;
-    for (const data::InputSpec& s : inputs)
-      if (s.rank_known && !s.shape.empty() && s.shape[0] > 0) d.batch_size = s.shape[0];
-  }
-  data::ImageOptions& img = d.image;
-  if (!a.preset.empty()) img = data::ImageOptions::preset(a.preset);
-  if (!a.mean.empty()) img.mean = parse_channel_values(a.mean, "--mean");
-  if (!a.std.empty()) img.std = parse_channel_values(a.std, "--std");
-  for (float s : img.std)
-    if (s == 0) throw UsageError("--std " + a.std + ": a standard deviation of 0");
-  if (a.scale_opt->count()) img.scale = a.scale;
-  if (a.resize_opt->count()) img.resize = a.resize;
-  if (a.crop_opt->count()) img.crop = a.crop;
-  if (a.grayscale) img.grayscale = true;
-  if (a.bgr) img.bgr = true;
-  if (!a.layout.empty()) img.nhwc = a.layout == "nhwc";
-  return d;
-}
 
 std::string percent(double fraction) {
   char buf[32];
@@ -247,7 +173,7 @@ void eval_command(const EvalArgs& a) {
   if (!a.reference.empty()) reference = ir::load_model(a.reference);
   std::vector<data::InputSpec> inputs = data::input_specs(*model);
   std::unique_ptr<data::DataReader> reader =
-      data::open_data(a.data, inputs, data_options(a, inputs));
+      data::open_data(a.data, inputs, to_data_options(a.data_args, inputs));
 
   eval::EvalOptions opts;
   opts.output_name = a.output_name;
@@ -280,25 +206,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--output-name", a->output_name,
                   "The classification output (default: the first output)");
   cmd->add_flag("--json", a->json, "Print the report as JSON");
-  a->limit_opt = cmd->add_option("--limit", a->limit, "Use at most N samples")->type_name("N");
-  cmd->add_option("--subset-seed", a->subset_seed,
-                  "With --limit: a seeded random subset instead of the first N")
-      ->type_name("S");
-  cmd->add_option("--batch-size", a->batch_size,
-                  "Samples per run (default: the model's fixed batch, else 32)")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
-  cmd->add_option("--preset", a->preset,
-                  "Image preprocessing preset (mlperf-mobilenet, mlperf-resnet)");
-  cmd->add_option("--mean", a->mean, "Images: per-channel mean, after scaling (a,b,c)");
-  cmd->add_option("--std", a->std, "Images: per-channel standard deviation (a,b,c)");
-  a->scale_opt =
-      cmd->add_option("--scale", a->scale, "Images: pixel scale before mean/std (default 1/255)");
-  a->resize_opt = cmd->add_option("--resize", a->resize, "Images: resize the shorter side to this");
-  a->crop_opt = cmd->add_option("--crop", a->crop, "Images: center crop to this size");
-  cmd->add_option("--layout", a->layout, "Images: nchw (default) or nhwc")
-      ->check(CLI::IsMember({"nchw", "nhwc"}));
-  cmd->add_flag("--grayscale", a->grayscale, "Images: convert to one channel");
-  cmd->add_flag("--bgr", a->bgr, "Images: BGR channel order");
+  add_data_options(cmd, a->data_args);  // with labels
   cmd->add_option("--threads", a->threads, "Threads for the runtime (default 1)")
       ->check(CLI::Range(1, 1024));
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");

@@ -7,6 +7,8 @@
 //   --mean M --std D [--pixel-scale P]     raw input x = (raw * P - M) / D (P = 1/255)
 //   (neither: the model takes its input already quantized)
 //   --keep-output-dequantize               keep the final DequantizeLinear (float logits)
+//   --no-shifts                            power-of-two multipliers multiply by M0 too
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -25,7 +27,8 @@ struct LowerArgs {
   std::string model, output, passes, input_scale, input_zero_point, mean, std_dev, input_name,
       report_json;
   double pixel_scale = 1.0 / 255.0;
-  bool keep_output_dequantize = false, force = false, list = false, require_integer = false;
+  bool keep_output_dequantize = false, force = false, list = false, require_integer = false,
+       no_shifts = false;
 };
 
 std::vector<std::string> split(const std::string& s, const std::string& flag) {
@@ -58,11 +61,17 @@ std::vector<T> numbers(const std::string& s, const std::string& flag) {
   return out;
 }
 
+// The lowering passes: the default chain in order, then any others.
 void list_passes() {
+  const std::vector<std::string> chain = lower::default_lowering_passes();
+  const auto stage = passes::PassRegistry::instance().all(passes::PassStage::Lowering);
   std::vector<std::vector<std::string>> rows = {{"pass", "what it does"}};
-  for (const std::string& n : lower::default_lowering_passes())
-    for (const passes::PassInfo* p : passes::PassRegistry::instance().all())
+  for (const std::string& n : chain)
+    for (const passes::PassInfo* p : stage)
       if (p->name == n) rows.push_back({p->name, p->description});
+  for (const passes::PassInfo* p : stage)
+    if (std::find(chain.begin(), chain.end(), p->name) == chain.end())
+      rows.push_back({p->name, "(not in the default chain) " + p->description});
   print_table(rows);
 }
 
@@ -84,8 +93,16 @@ void run_lower(const LowerArgs& a) {
   o.pixel_scale = a.pixel_scale;
   o.input_name = a.input_name;
   o.keep_output_dequantize = a.keep_output_dequantize;
+  o.shift_requantization = !a.no_shifts;
   std::vector<std::string> passes =
       a.passes.empty() ? std::vector<std::string>{} : split(a.passes, "--passes");
+  for (const std::string& n : passes) {
+    try {
+      passes::PassRegistry::instance().require_stage(n, passes::PassStage::Lowering);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--passes: ") + e.what());
+    }
+  }
 
   std::unique_ptr<ir::Model> model = ir::load_model(a.model);
   lower::LowerReport report;
@@ -130,6 +147,9 @@ void add_lower_command(CLI::App& app) {
   cmd->add_option("--input", a->input_name, "Only rescale this graph input");
   cmd->add_flag("--keep-output-dequantize", a->keep_output_dequantize,
                 "Keep the final DequantizeLinear (float logits; the only float op left)");
+  cmd->add_flag("--no-shifts", a->no_shifts,
+                "Multiply by an int32 mantissa even where the multiplier is a power of two "
+                "(default: a rounding BitShift there; same numbers)");
   cmd->add_flag("--require-integer-only", a->require_integer,
                 "Fail (and write nothing) if a float tensor or operator remains");
   cmd->add_option("--report-json", a->report_json, "Also write the report as JSON");

@@ -29,7 +29,7 @@ struct PreprocessArgs {
 void list_passes() {
   std::vector<std::string> defaults = passes::default_preprocess_passes();
   std::vector<std::vector<std::string>> rows = {{"pass", "default", "what it does"}};
-  for (const passes::PassInfo* p : passes::PassRegistry::instance().all()) {
+  for (const passes::PassInfo* p : passes::PassRegistry::instance().all(passes::PassStage::Preprocess)) {
     bool is_default = std::find(defaults.begin(), defaults.end(), p->name) != defaults.end();
     rows.push_back({p->name, is_default ? "yes" : "no", p->description});
   }
@@ -42,11 +42,10 @@ std::vector<std::string> parse_pass_list(const std::string& arg) {
   std::string item;
   while (std::getline(ss, item, ',')) {
     if (item.empty()) throw UsageError("--passes '" + arg + "': empty pass name");
-    if (!passes::PassRegistry::instance().has(item)) {
-      std::string known;
-      for (const passes::PassInfo* p : passes::PassRegistry::instance().all())
-        known += (known.empty() ? "" : ", ") + p->name;
-      throw UsageError("--passes: unknown pass '" + item + "' (known: " + known + ")");
+    try {
+      passes::PassRegistry::instance().require_stage(item, passes::PassStage::Preprocess);
+    } catch (const UsageError& e) {
+      throw UsageError(std::string("--passes: ") + e.what());
     }
     names.push_back(item);
   }
@@ -121,7 +120,8 @@ void add_preprocess_command(CLI::App& app) {
   cmd->add_option("--passes", a->passes,
                   "Comma-separated passes to run instead of the default pipeline")
       ->type_name("A,B,...");
-  cmd->add_flag("--list-passes", a->list_passes, "List the registered passes and exit");
+  cmd->add_flag("--list-passes", a->list_passes,
+                "List the preprocess passes and exit (lowering passes: 'onnxq lower --list-passes')");
   cmd->add_flag("--no-shape-inference", a->no_shape_inference,
                 "Do not run ONNX shape inference (Shape folds only where types are already known)");
   cmd->add_flag("--force", a->force, "Allow OUT to be the input file (replaced atomically)");

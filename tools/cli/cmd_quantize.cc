@@ -4,7 +4,7 @@
 //   1. preprocess the float model (shape inference, constant and BN folding,
 //      ...; --no-preprocess skips it)
 //   2. ranges: calibrate over --data (with the data and calibration options
-//      of `onnxq calibrate`: --method, --limit, --preset, ...), or read a
+//      of `onnxq calibrate`: --method, --limit, --image-preset, ...), or read a
 //      calibration table (--table), which must have been made from the same
 //      (preprocessed) model; --dynamic needs neither
 //   3. quantize to --format qdq (default) | qoperator | integerops
@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "commands.h"
+#include "data_args.h"
 #include "core/error.h"
 #include "data/npy.h"
 #include "data/reader.h"
@@ -37,20 +38,19 @@ struct QuantizeArgs {
   std::string model, output, format, table, overrides, report_json;
   bool dynamic = false, no_preprocess = false, force = false;
   // Data and calibration: the same options as `onnxq calibrate`.
-  std::string data, preset, mean, std_dev, layout, subset_seed = "0";
-  int64_t limit = -1, batch_size = 0;  // batch 0: the model's fixed batch, else 32
-  int resize = -1, crop = -1, threads = 1;
-  float scale = 0;
-  bool grayscale = false, bgr = false, quiet = false;
+  std::string data;
+  DataArgs data_args;  // --limit, --image-preset, ... (data_args.h)
+  int threads = 1;
+  bool quiet = false;
   std::string method = "minmax";
   float percentile = 99.999f, moving_average = 0;
   bool symmetric_ranges = false;
   int bins = 2048, quantized_bins = 128, levels = 256;
-  CLI::Option *scale_opt = nullptr, *resize_opt = nullptr, *crop_opt = nullptr, *limit_opt = nullptr;
   // Quantization.
   std::string activation_type = "uint8", weight_type = "int8", bias_overflow = "widen";
   bool symmetric_activations = false, asymmetric_weights = false, per_channel = false,
        reduce_range = false, keep_activations = false, power_of_two = false;
+  std::string scale_mode = "float", pow2_rounding = "up";
   std::string include_nodes, exclude_nodes, include_ops, exclude_ops;
 };
 
@@ -63,35 +63,6 @@ std::vector<std::string> split_list(const std::string& s, const std::string& fla
     if (item.empty()) throw UsageError(flag + " '" + s + "': empty name in the list");
     else out.push_back(item);
   return out;
-}
-
-std::vector<float> split_floats(const std::string& s, const std::string& flag) {
-  std::vector<float> out;
-  for (const std::string& item : split_list(s, flag)) {
-    size_t used = 0;
-    float v = 0;
-    try {
-      v = std::stof(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != item.size() || !std::isfinite(v)) throw UsageError(flag + ": '" + item + "' is not a number");
-    out.push_back(v);
-  }
-  if (out.size() != 1 && out.size() != 3) throw UsageError(flag + " " + s + ": expected 1 or 3 comma-separated values");
-  return out;
-}
-
-uint64_t parse_u64(const std::string& text, const std::string& flag) {
-  size_t used = 0;
-  uint64_t v = 0;
-  try {
-    if (!text.empty() && text[0] != '-') v = std::stoull(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size()) throw UsageError(flag + " " + text + ": expected a whole number >= 0");
-  return v;
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -113,7 +84,10 @@ quant::QuantizeOptions make_options(const QuantizeArgs& a) {
   if (a.asymmetric_weights) o.weight_symmetric = false;
   o.per_channel = a.per_channel;
   o.reduce_range = a.reduce_range;
-  o.power_of_two_scales = a.power_of_two;
+  if (a.scale_mode != "float" && a.scale_mode != "pow2")
+    throw UsageError("--scale-mode '" + a.scale_mode + "': expected float or pow2");
+  o.power_of_two_scales = a.power_of_two || a.scale_mode == "pow2";
+  o.pow2_rounding = quant::parse_pow2_rounding(a.pow2_rounding);
   o.include_nodes = split_list(a.include_nodes, "--include-nodes");
   o.exclude_nodes = split_list(a.exclude_nodes, "--exclude-nodes");
   o.include_ops = split_list(a.include_ops, "--include-ops");
@@ -125,36 +99,6 @@ quant::QuantizeOptions make_options(const QuantizeArgs& a) {
   if (!a.overrides.empty()) o.overrides = quant::load_overrides_file(a.overrides);
   quant::check_options(o);
   return o;
-}
-
-// As `onnxq calibrate` reads its data options.
-data::DataOptions make_data_options(const QuantizeArgs& a, const std::vector<data::InputSpec>& inputs) {
-  data::DataOptions d;
-  if (a.limit_opt->count() && a.limit < 1)
-    throw UsageError("--limit " + std::to_string(a.limit) + ": expected at least 1 sample");
-  d.limit = a.limit;
-  d.subset_seed = parse_u64(a.subset_seed, "--subset-seed");
-  d.labels = false;
-  d.batch_size = a.batch_size;
-  if (d.batch_size < 0) throw UsageError("--batch-size must be at least 1");
-  if (d.batch_size == 0) {
-    d.batch_size = 32;
-    for (const data::InputSpec& s : inputs)
-      if (s.rank_known && !s.shape.empty() && s.shape[0] > 0) d.batch_size = s.shape[0];
-  }
-  data::ImageOptions& img = d.image;
-  if (!a.preset.empty()) img = data::ImageOptions::preset(a.preset);
-  if (!a.mean.empty()) img.mean = split_floats(a.mean, "--mean");
-  if (!a.std_dev.empty()) img.std = split_floats(a.std_dev, "--std");
-  for (float v : img.std)
-    if (v == 0) throw UsageError("--std " + a.std_dev + ": a standard deviation of 0");
-  if (a.scale_opt->count()) img.scale = a.scale;
-  if (a.resize_opt->count()) img.resize = a.resize;
-  if (a.crop_opt->count()) img.crop = a.crop;
-  img.grayscale |= a.grayscale;
-  img.bgr |= a.bgr;
-  if (!a.layout.empty()) img.nhwc = a.layout == "nhwc";
-  return d;
 }
 
 quant::CalibrationOptions make_calibration_options(const QuantizeArgs& a) {
@@ -193,7 +137,7 @@ std::map<std::string, quant::Range> ranges_for(const QuantizeArgs& a, const ir::
   }
   const quant::CalibrationOptions co = make_calibration_options(a);
   const std::vector<data::InputSpec> inputs = data::input_specs(model);
-  std::unique_ptr<data::DataReader> reader = data::open_data(a.data, inputs, make_data_options(a, inputs));
+  std::unique_ptr<data::DataReader> reader = data::open_data(a.data, inputs, to_data_options(a.data_args, inputs));
   quant::CalibrationStats stats;
   quant::CalibrationTable t = quant::calibrate(model, *reader, co, &stats);
   std::cout << "calibrated  " << t.tensors.size() << " tensors on " << stats.samples << " samples ("
@@ -213,7 +157,10 @@ void run_quantize(const QuantizeArgs& a) {
   if (a.dynamic && (!a.data.empty() || !a.table.empty()))
     throw UsageError("quantize: --dynamic quantizes activations at run time; --data / --table are not used");
   quant::QuantizeOptions opts = make_options(a);
-  if (!a.data.empty()) make_calibration_options(a);  // bad calibration options fail before any work
+  if (!a.data.empty()) {  // bad calibration and data options fail before any work
+    make_calibration_options(a);
+    to_data_options(a.data_args, {});
+  }
 
   std::unique_ptr<ir::Model> model = ir::load_model(a.model);
   if (!a.no_preprocess) {
@@ -266,19 +213,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--quantized-bins", a->quantized_bins, "Entropy: quantized bins (default 128)");
   cmd->add_option("--levels", a->levels, "MSE: quantization levels (default 256)");
   cmd->add_option("--moving-average", a->moving_average, "MinMax: moving-average constant (0: off)");
-  a->limit_opt = cmd->add_option("--limit", a->limit, "Use at most N samples")->type_name("N");
-  cmd->add_option("--subset-seed", a->subset_seed, "With --limit: a seeded random subset instead of the first N")
-      ->type_name("SEED");
-  cmd->add_option("--batch-size", a->batch_size, "Samples per run (default: the model's fixed batch, else 32)");
-  cmd->add_option("--preset", a->preset, "Image preprocessing preset (mlperf-mobilenet, mlperf-resnet)");
-  cmd->add_option("--mean", a->mean, "Images: per-channel mean, after scaling (a,b,c)");
-  cmd->add_option("--std", a->std_dev, "Images: per-channel standard deviation (a,b,c)");
-  a->scale_opt = cmd->add_option("--scale", a->scale, "Images: pixel scale before mean/std (default 1/255)");
-  a->resize_opt = cmd->add_option("--resize", a->resize, "Images: resize the shorter side to this");
-  a->crop_opt = cmd->add_option("--crop", a->crop, "Images: center crop to this size");
-  cmd->add_option("--layout", a->layout, "Images: nchw (default) or nhwc")->check(CLI::IsMember({"nchw", "nhwc"}));
-  cmd->add_flag("--grayscale", a->grayscale, "Images: convert to one channel");
-  cmd->add_flag("--bgr", a->bgr, "Images: BGR channel order");
+  a->data_args.labels = false;
+  add_data_options(cmd, a->data_args);
   cmd->add_option("--threads", a->threads, "Threads for the runtime (default 1)")->check(CLI::Range(1, 1024));
   cmd->add_flag("-q,--quiet", a->quiet, "No calibration progress bar");
   // Quantization.
@@ -289,8 +225,15 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_flag("--asymmetric-weights", a->asymmetric_weights, "Asymmetric weights (default: symmetric for int8)");
   cmd->add_flag("--per-channel", a->per_channel, "Weights per output channel");
   cmd->add_flag("--reduce-range", a->reduce_range, "7-bit weights (AVX2 without VNNI)");
-  cmd->add_flag("--power-of-two-scales", a->power_of_two,
-                "Every scale a power of two (fixed point: requantization by shifts)");
+  cmd->add_option("--scale-mode", a->scale_mode,
+                  "float (default) | pow2: every scale 2^-f (activations, weights per channel too, "
+                  "hence biases), so requantization is a rounding shift ('onnxq lower' emits shifts)");
+  cmd->add_option("--pow2-rounding", a->pow2_rounding,
+                  "How f is picked in pow2 mode: up (default; never below the calibrated scale: "
+                  "no calibrated value saturates, up to 1 bit coarser; measured the better "
+                  "accuracy on Fashion-MNIST) | nearest (the power of two nearest the calibrated "
+                  "scale in log2: least scale error, values beyond the cut range saturate)");
+  cmd->add_flag("--power-of-two-scales", a->power_of_two, "Same as --scale-mode pow2");
   cmd->add_option("--include-nodes", a->include_nodes, "Quantize only these nodes")->type_name("A,B,...");
   cmd->add_option("--exclude-nodes", a->exclude_nodes, "Keep these nodes float")->type_name("A,B,...");
   cmd->add_option("--include-ops", a->include_ops, "Quantize only these op types")->type_name("A,B,...");

@@ -6,13 +6,15 @@
 // labels, and every float tensor or operator the integer model still has
 // (src/lower/verify.h).
 //
-// The data is read for the reference model (--mean / --std etc. as for
-// `onnxq quantize`); a raw-input integer model (add_rescaling) gets the raw
-// values derived from it, i.e. the pixels themselves.
+// The data is read for the reference model (the data options of `onnxq
+// quantize`, data_args.h; the batch defaults to 1); a raw-input integer model
+// (add_rescaling) gets the raw values derived from it, i.e. the pixels
+// themselves.
 #include <iostream>
 #include <sstream>
 
 #include "commands.h"
+#include "data_args.h"
 #include "core/error.h"
 #include "data/reader.h"
 #include "ir/onnx_io.h"
@@ -22,55 +24,24 @@ namespace onnxq::cli {
 namespace {
 
 struct VerifyArgs {
-  std::string model, reference, data, mean, std_dev, image_preset;
-  int64_t limit = -1, batch_size = 1;
-  uint64_t subset_seed = 0;
-  int resize = -1, crop = -1, threads = 1;
-  bool grayscale = false, bgr = false, nhwc = false, json = false, dequantized_input = false,
-       require_integer = false, reference_kernels = false;
-  float pixel_scale = 1.0f / 255.0f;
+  std::string model, reference, data;
+  DataArgs data_args;  // --limit, --image-preset, ... (data_args.h)
+  int threads = 1;
+  bool json = false, dequantized_input = false, require_integer = false, reference_kernels = false;
   double min_identical = -1;
 };
-
-std::vector<float> floats(const std::string& s, const std::string& flag) {
-  std::vector<float> out;
-  std::stringstream ss(s);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stof(item, &used));
-      if (used != item.size()) throw std::invalid_argument(item);
-    } catch (const std::exception&) {
-      throw UsageError(flag + ": '" + item + "' is not a number");
-    }
-  }
-  return out;
-}
 
 void run_verify(const VerifyArgs& a) {
   if (a.model.empty()) throw UsageError("verify: INTEGER_MODEL is required");
   if (a.reference.empty()) throw UsageError("verify: --reference QDQ_MODEL is required");
   if (a.data.empty()) throw UsageError("verify: --data PATH is required");
-  if (a.batch_size < 1) throw UsageError("--batch-size must be at least 1");
-  data::DataOptions d;
-  d.limit = a.limit;
-  d.batch_size = a.batch_size;
-  d.subset_seed = a.subset_seed;
-  if (!a.image_preset.empty()) d.image = data::ImageOptions::preset(a.image_preset);
-  if (a.resize != -1) d.image.resize = a.resize;
-  if (a.crop != -1) d.image.crop = a.crop;
-  d.image.grayscale |= a.grayscale;
-  d.image.bgr |= a.bgr;
-  d.image.nhwc |= a.nhwc;
-  if (a.pixel_scale != 1.0f / 255.0f) d.image.scale = a.pixel_scale;
-  if (!a.mean.empty()) d.image.mean = floats(a.mean, "--mean");
-  if (!a.std_dev.empty()) d.image.std = floats(a.std_dev, "--std");
+  to_data_options(a.data_args, {});  // bad data options fail before the models load
 
   std::unique_ptr<ir::Model> integer_model = ir::load_model(a.model);
   std::unique_ptr<ir::Model> reference = ir::load_model(a.reference);
+  const std::vector<data::InputSpec> inputs = data::input_specs(*reference);
   std::unique_ptr<data::DataReader> reader =
-      data::open_data(a.data, data::input_specs(*reference), d);
+      data::open_data(a.data, inputs, to_data_options(a.data_args, inputs));
   lower::VerifyOptions vo;
   vo.reference_dequantized_input = a.dequantized_input;
   vo.threads = a.threads;
@@ -109,19 +80,8 @@ void add_verify_command(CLI::App& app) {
   cmd->add_option("--reference", a->reference, "The QDQ model it was lowered from");
   cmd->add_option("--data", a->data,
                   "Image folder, .npy, .npz, .pb or IDX file (read for the reference)");
-  cmd->add_option("--limit", a->limit, "At most N samples");
-  cmd->add_option("--batch-size", a->batch_size, "Batch size (default 1)");
-  cmd->add_option("--subset-seed", a->subset_seed, "Seeded random subset of --limit samples");
-  cmd->add_option("--image-preset", a->image_preset, "mlperf-mobilenet | mlperf-resnet");
-  cmd->add_option("--resize", a->resize, "Images: shorter side resized to N");
-  cmd->add_option("--crop", a->crop, "Images: center crop N x N");
-  cmd->add_flag("--grayscale", a->grayscale, "Images: one channel");
-  cmd->add_flag("--bgr", a->bgr, "Images: BGR channel order");
-  cmd->add_flag("--nhwc", a->nhwc, "Images: NHWC layout");
-  cmd->add_option("--pixel-scale", a->pixel_scale,
-                  "Images: pixel * scale before mean/std (default 1/255)");
-  cmd->add_option("--mean", a->mean, "Images: per-channel mean, comma-separated");
-  cmd->add_option("--std", a->std_dev, "Images: per-channel std, comma-separated");
+  a->data_args.default_batch = 1;
+  add_data_options(cmd, a->data_args);  // with labels
   cmd->add_flag(
       "--reference-dequantized-input", a->dequantized_input,
       "Feed the reference the integer model's input dequantized (isolates input rounding)");
