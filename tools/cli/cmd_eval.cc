@@ -30,7 +30,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, data, reference, output_name;
-  bool json = false, quiet = false;
+  bool json = false, quiet = false, no_optimize = false;
   DataArgs data_args;  // --limit, --image-preset, ... (data_args.h)
   int threads = 1;
 };
@@ -178,6 +178,7 @@ void eval_command(const EvalArgs& a) {
   eval::EvalOptions opts;
   opts.output_name = a.output_name;
   opts.session.threads = a.threads;
+  opts.session.optimize = !a.no_optimize;
   quant::ProgressBar bar("evaluating", reader->size(), !a.quiet);
   opts.progress = [&bar](int64_t done, int64_t) { bar.update(done); };
   eval::EvalReport report = eval::evaluate(*model, *reader, reference.get(), opts);
@@ -209,6 +210,9 @@ void add_eval_command(CLI::App& app) {
   add_data_options(cmd, a->data_args);  // with labels
   cmd->add_option("--threads", a->threads, "Threads for the runtime (default 1)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--no-optimize", a->no_optimize,
+                "Run the models as written (by default QDQ groups run as integer operators, "
+                "as in ONNX Runtime; see docs/runtime-optimizations.md)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->callback([a] { eval_command(*a); });
 }

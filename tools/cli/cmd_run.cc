@@ -40,6 +40,7 @@ struct RunOpts {
   std::string seed = "0";  // parsed strictly here: CLI11 wraps negative numbers
   std::string output;
   bool print = false;
+  bool no_optimize = false;
   int threads = 1;
 };
 
@@ -251,6 +252,7 @@ void run_command(const RunOpts& o) {
   std::unique_ptr<ir::Model> model = ir::load_model(o.model);
   runtime::SessionOptions so;
   so.threads = o.threads;
+  so.optimize = !o.no_optimize;
   runtime::Session session(*model, so);
   double load_ms = ms_since(t_load);
 
@@ -326,6 +328,9 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--print", o->print, "Print every value of every output");
   cmd->add_option("--threads", o->threads, "Threads for the runtime (default 1)")
       ->check(CLI::Range(1, 1024));
+  cmd->add_flag("--no-optimize", o->no_optimize,
+                "Run the model as written (by default QDQ groups run as integer operators, "
+                "as in ONNX Runtime; see docs/runtime-optimizations.md)");
   cmd->callback([o] { run_command(*o); });
 }
 
