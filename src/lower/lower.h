@@ -10,9 +10,9 @@
 //   lower_pooling      (Global)AveragePool → integer sums, count folded into M
 //   lower_add          quantized Add → integer rescales + int64 Add
 //   lower_concat       Concat on integers (inputs requantized where parameters differ)
-//   scale_out          every remaining Q → fixed-point requantization (Mul, Less, Where, Add, Div,
-//   Cast) integer_outputs    graph outputs are the quantized tensors (unless
-//   keep_output_dequantize)
+//   scale_out          every remaining Q → fixed-point requantization (Mul by M0 or
+//                      nothing for power-of-two scales, rounding BitShift half to even, clamp)
+//   integer_outputs    graph outputs are the quantized tensors (unless keep_output_dequantize)
 //
 // The driver runs each pass to its own fixed point, in order, and repeats
 // the list until nothing changes; it then removes dead nodes and unused

@@ -124,6 +124,37 @@ std::string requantization_problem(const ir::Value* acc, const Requantization& r
 
 namespace {
 
+// round_half_to_even(p / 2^n[c]) + add[c] as int64 for int64 p, n[c] in
+// [0, 62] (quant::rounding_divide_by_pot; requantize.h). n and add hold 1
+// or C values.
+ir::Value* emit_rounding_shift(Emitter& e, ir::Value* p, const std::vector<int>& n,
+                               const std::vector<int64_t>& add, int rank, int axis) {
+  std::vector<uint64_t> amount, modulus, addend, unbias;
+  for (int k : n) {
+    amount.push_back(static_cast<uint64_t>(k));
+    modulus.push_back(quant::rounding_parity_modulus(k));
+    addend.push_back(quant::rounding_addend(k));
+  }
+  for (size_t i = 0; i < std::max(n.size(), add.size()); ++i)  // add - 2^(63-n), mod 2^64
+    unbias.push_back(static_cast<uint64_t>(at(add, i)) - (quant::kRoundingBias >> at(n, i)));
+  ir::Value* shift = e.channel_u64("shift", amount, rank, axis);
+  ir::Value* u = e.cast(p, DType::UInt64, "to_uint64");
+  u = e.binary("Add", u, e.channel_u64("bias", {quant::kRoundingBias}, rank, axis), "add_bias");
+  ir::Node* f = e.node("BitShift", {u, shift}, "floor", DType::UInt64, u);
+  f->set_attr_s("direction", "RIGHT");
+  ir::Node* odd = e.node("Mod", {f->output(0), e.channel_u64("parity_modulus", modulus, rank, axis)},
+                         "parity", DType::UInt64, u);
+  odd->set_attr_i("fmod", 0);
+  ir::Value* c = e.binary("Add", odd->output(0), e.channel_u64("half_minus_one", addend, rank, axis),
+                          "half_even_term");
+  ir::Value* v = e.binary("Add", u, c, "add_half_even");
+  ir::Node* r = e.node("BitShift", {v, shift}, "shift_right", DType::UInt64, u);
+  r->set_attr_s("direction", "RIGHT");
+  ir::Value* y = e.binary("Add", r->output(0), e.channel_u64("unbias", unbias, rank, axis),
+                          "unbias");
+  return e.cast(y, DType::Int64, "to_int64");
+}
+
 // The shift form (see requantize.h); returns q / 2^k rounded, plus
 // zero_point when `zp` is given, as int64.
 ir::Value* emit_shift(Emitter& e, ir::Value* acc, const Requantization::ShiftForm& f,
@@ -132,45 +163,23 @@ ir::Value* emit_shift(Emitter& e, ir::Value* acc, const Requantization::ShiftFor
   if (!f.offset.empty()) q = e.binary("Add", q, e.channel_i64("offset", f.offset, rank, axis), "add_offset");
   const size_t c = std::max(f.k.size(), zp ? zp->size() : size_t{1});
   auto zp_at = [&](size_t i) { return zp ? at(*zp, i) : 0; };
-  std::vector<int64_t> unbias;
+  std::vector<int64_t> add;
+  for (size_t i = 0; i < c; ++i) add.push_back(zp_at(i));
+  if (f.k[0] == 0)
+    return any_nonzero(add) ? e.binary("Add", q, e.channel_i64("zero_point", add, rank, axis),
+                                       "add_zero_point")
+                            : q;
+  if (f.k[0] > 0) return emit_rounding_shift(e, q, f.k, add, rank, axis);
   std::vector<uint64_t> amount;
-  if (f.k[0] == 0) {
-    for (size_t i = 0; i < c; ++i) unbias.push_back(zp_at(i));
-    return any_nonzero(unbias) ? e.binary("Add", q, e.channel_i64("zero_point", unbias, rank, axis),
-                                          "add_zero_point")
-                               : q;
-  }
-  ir::Value* t = nullptr;
-  const bool right = f.k[0] > 0;
-  if (right) {
-    std::vector<int64_t> lo, hi;  // bias + rounding term for q < 0 / q >= 0
-    for (int k : f.k) {
-      const int64_t h = int64_t{1} << (k - 1);
-      lo.push_back(quant::kShiftBias + h - 1);
-      hi.push_back(quant::kShiftBias + h);
-      amount.push_back(static_cast<uint64_t>(k));
-    }
-    ir::Value* negative =
-        e.node("Less", {q, e.scalar_i64("zero", 0)}, "is_negative", DType::Bool, q)->output(0);
-    ir::Node* w = e.node("Where",
-                         {negative, e.channel_i64("bias_half_down", lo, rank, axis),
-                          e.channel_i64("bias_half_up", hi, rank, axis)},
-                         "bias_and_half", DType::Int64, q);
-    t = e.binary("Add", q, w->output(0), "add_bias_half");
-  } else {
-    for (int k : f.k) amount.push_back(static_cast<uint64_t>(-k));
-    t = e.binary("Add", q, e.scalar_i64("bias", quant::kLeftShiftBias), "add_bias");
-  }
+  for (int k : f.k) amount.push_back(static_cast<uint64_t>(-k));
+  ir::Value* t = e.binary("Add", q, e.scalar_i64("bias", quant::kLeftShiftBias), "add_bias");
   ir::Value* u = e.cast(t, DType::UInt64, "to_uint64");
-  ir::Node* sh = e.node("BitShift", {u, e.channel_u64("shift", amount, rank, axis)},
-                        right ? "shift_right" : "shift_left", DType::UInt64, u);
-  sh->set_attr_s("direction", right ? "RIGHT" : "LEFT");
+  ir::Node* sh = e.node("BitShift", {u, e.channel_u64("shift", amount, rank, axis)}, "shift_left",
+                        DType::UInt64, u);
+  sh->set_attr_s("direction", "LEFT");
   ir::Value* s = e.cast(sh->output(0), DType::Int64, "shifted_to_int64");
-  for (size_t i = 0; i < c; ++i) {
-    const int k = at(f.k, i);
-    const int64_t b = right ? quant::kShiftBias >> k : quant::kLeftShiftBias << (-k);
-    unbias.push_back(zp_at(i) - b);
-  }
+  std::vector<int64_t> unbias;
+  for (size_t i = 0; i < c; ++i) unbias.push_back(zp_at(i) - (quant::kLeftShiftBias << (-at(f.k, i))));
   return e.binary("Add", s, e.channel_i64(zp ? "zero_point_minus_bias" : "minus_bias", unbias, rank, axis),
                   zp ? "add_zero_point_unbias" : "unbias");
 }
@@ -196,34 +205,26 @@ ir::Value* emit_requantization(Emitter& e, ir::Value* acc, const Requantization&
     if (r.out_type == DType::Undefined) return emit_shift(e, acc, *f, nullptr, rank, r.axis);
     return emit_clamp_cast(e, emit_shift(e, acc, *f, &r.zero_point, rank, r.axis), r.out_type);
   }
-  std::vector<int64_t> m0, half, pow2;
+  std::vector<int64_t> m0;
+  std::vector<int> n;
   bool any_shift = false;
-  for (size_t c = 0; c < r.multiplier.size(); ++c) {
-    m0.push_back(r.multiplier[c].mantissa);
-    half.push_back(quant::rounding_half(r.multiplier[c].shift));
-    pow2.push_back(int64_t{1} << r.multiplier[c].shift);
-    any_shift |= r.multiplier[c].shift > 0;
+  for (const quant::FixedPointMultiplier& m : r.multiplier) {
+    m0.push_back(m.mantissa);
+    n.push_back(m.shift);
+    any_shift |= m.shift > 0;
   }
   ir::Value* x = elem_type(acc) == DType::Int64 ? acc : e.cast(acc, DType::Int64, "to_int64");
   ir::Value* p = e.binary("Mul", x, e.channel_i64("M0", m0, rank, r.axis), "mul_M0");
   if (any_nonzero(r.offset))
     p = e.binary("Add", p, e.channel_i64("offset", r.offset, rank, r.axis), "add_offset");
-  if (any_shift) {
-    std::vector<int64_t> neg_half;
-    for (int64_t h : half) neg_half.push_back(-h);
-    ir::Value* negative =
-        e.node("Less", {p, e.scalar_i64("zero", 0)}, "is_negative", DType::Bool, p)->output(0);
-    ir::Node* w = e.node("Where",
-                         {negative, e.channel_i64("minus_half", neg_half, rank, r.axis),
-                          e.channel_i64("half", half, rank, r.axis)},
-                         "signed_half", DType::Int64, p);
-    ir::Value* t = e.binary("Add", p, w->output(0), "add_half");
-    p = e.binary("Div", t, e.channel_i64("pow2_shift", pow2, rank, r.axis), "div_pow2");
-  }
-  if (r.out_type == DType::Undefined) return p;
-  if (any_nonzero(r.zero_point))
+  const bool rescale = r.out_type == DType::Undefined;
+  if (any_shift) {  // the zero point rides along with the un-bias constant
+    p = emit_rounding_shift(e, p, n, rescale ? std::vector<int64_t>{0} : r.zero_point, rank, r.axis);
+  } else if (!rescale && any_nonzero(r.zero_point)) {
     p = e.binary("Add", p, e.channel_i64("zero_point", r.zero_point, rank, r.axis),
                  "add_zero_point");
+  }
+  if (rescale) return p;
   return emit_clamp_cast(e, p, r.out_type);
 }
 

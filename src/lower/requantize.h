@@ -1,43 +1,44 @@
 // The integer requantization subgraph every lowering pass emits, built only
 // from standard ONNX integer operators so that any ONNX runtime runs it:
 //
-//   acc (int32) ─► Cast(int64) ─► Mul(M0) ─► [Add(offset)] ─► p
-//   p ─► Less(0) ─► Where(-2^(n-1), 2^(n-1)) ─┐
-//   p ────────────────────────────────────────┴► Add ─► Div(2^n) ─► [Add(zp)]
+//   acc (int32) ─► Cast(int64) ─► Mul(M0) ─► [Add(offset)] ─► p ─► RoundShift(n, zp)
 //     ─► Where(Less(qmin)) ─► Where(Greater(qmax)) ─► Cast(uint8 / int8)
 //
-// i.e. y = clamp(round_half_away_from_zero((acc * M0 + offset) / 2^n) + zp),
-// the arithmetic of quant/fixed_point.h (requantize()), whose header has the
+//   RoundShift(n, zp):  p ─► Cast(uint64) ─► Add(2^63) ─► u
+//     u ─► BitShift(RIGHT, n) ─► Mod(2) ─► Add(2^(n-1) - 1) ─┐
+//     u ──────────────────────────────────────────────────────┴► Add
+//       ─► BitShift(RIGHT, n) ─► Add(zp - 2^(63-n), uint64) ─► Cast(int64)
+//
+// i.e. y = clamp(round_half_to_even((acc * M0 + offset) / 2^n) + zp), the
+// arithmetic of quant/fixed_point.h (requantize()), whose header has the
 // rounding derivation, the overflow argument and the ≤ 1 step error bound.
-// M0, n, offset and zp may be per channel: constants shaped [1, C, 1, 1]
-// (C along `axis`, broadcast over the rest). A "rescale" (out_type
-// Undefined) stops after the Div and yields int64 (used to bring two inputs
-// of an integer Add to a common scale).
+// Half to even because that is how QuantizeLinear rounds: the QDQ model's
+// ties (common with power-of-two scales, whose float math is exact) then
+// agree bit for bit. M0, n, offset and zp may be per channel: constants
+// shaped [1, C, 1, 1] (C along `axis`, broadcast over the rest). A "rescale"
+// (out_type Undefined) stops after RoundShift (zp 0) and yields int64 (used
+// to bring two inputs of an integer Add to a common scale).
 //
 // Power-of-two multipliers (every channel's M0 = 2^j, i.e. M = 2^-k; what
-// `onnxq quantize --scale-mode pow2` gives) drop the multiply: the emitted
-// form is a rounding shift (quant/fixed_point.h rounding_shift), bit for bit
-// the same result as the general form:
+// `onnxq quantize --scale-mode pow2` gives) drop the multiply: the same
+// construction with M0 = 1 (quant/fixed_point.h rounding_shift), bit for
+// bit the same result as the general form:
 //
-//   k >= 1:  acc ─► Cast(int64) ─► [Add(offset / 2^j)] ─► q
-//            q ─► Less(0) ─► Where(2^62 + 2^(k-1) - 1, 2^62 + 2^(k-1)) ─┐
-//            q ─────────────────────────────────────────────────────────┴► Add
-//              ─► Cast(uint64) ─► BitShift(RIGHT, k) ─► Cast(int64) ─► Add(zp - 2^(62-k)) ─► clamp
+//   k >= 1:  acc ─► Cast(int64) ─► [Add(offset / 2^j)] ─► q ─► RoundShift(k, zp) ─► clamp
 //   k = 0:   q ─► [Add(zp)] ─► clamp
 //   k < 0:   q ─► Add(2^32) ─► Cast(uint64) ─► BitShift(LEFT, -k) ─► Cast(int64)
 //              ─► Add(zp - 2^(32-k)) ─► clamp
 //
-// (floor((q + 2^(k-1) - [q < 0]) / 2^k) is round half away from zero; the
-// 2^62 bias makes the operand of the unsigned shift non-negative.) Channels
-// that mix right shifts with k <= 0, offsets not divisible by 2^j, or
-// bounds the shift cannot hold keep the general form.
+// Channels that mix right shifts with k <= 0, offsets not divisible by 2^j,
+// or bounds the shift cannot hold keep the general form; LowerOptions
+// shift_requantization off (`onnxq lower --no-shifts`) always multiplies.
 //
-// Why Div and not BitShift in the general form: ONNX BitShift is defined
-// for unsigned types only; Div on int64 truncates toward zero, which the
-// sign term turns into round half away from zero. Why Less / Where instead of Sign and Clip:
-// ONNX Runtime 1.30 computes int64 Sign / Clip / Max / Min wrongly for some
-// values beyond 2^31 (fixed_point.h); the comparisons are exact. Why zp after the shift: folding it
-// into the accumulator as round(zp / M) is not exact.
+// Why BitShift on uint64 and a bias: ONNX BitShift is defined for unsigned
+// types only; the 2^63 bias makes the shifted value floor(p / 2^n) + 2^(63-n)
+// with no sign test. Why Less / Where instead of Clip: ONNX Runtime 1.30
+// computes int64 Sign / Clip / Max / Min wrongly for some values beyond
+// 2^31 (fixed_point.h); the comparisons are exact. Why zp after the shift:
+// folding it into the accumulator as round(zp / M) is not exact.
 #pragma once
 
 #include <optional>

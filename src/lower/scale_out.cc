@@ -38,8 +38,8 @@ class ScaleOut : public LoweringPass {
   explicit ScaleOut(const passes::PassOptions&) {}
   std::string name() const override { return "scale_out"; }
   std::string description() const override {
-    return "lowering: QuantizeLinear → integer fixed-point requantization (Mul, Less, Where, Add, "
-           "Div, Cast)";
+    return "lowering: QuantizeLinear → integer fixed-point requantization (Mul by M0 or a pure "
+           "shift, rounding BitShift half to even, clamp, Cast)";
   }
 
  protected:

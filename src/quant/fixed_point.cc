@@ -52,10 +52,17 @@ std::vector<FixedPointMultiplier> quantize_multipliers(const std::vector<double>
 
 int64_t rounding_half(int shift) { return shift >= 1 ? int64_t{1} << (shift - 1) : 0; }
 
+uint64_t rounding_addend(int shift) {
+  return shift >= 1 ? (uint64_t{1} << (shift - 1)) - 1 : 0;
+}
+
+uint64_t rounding_parity_modulus(int shift) { return shift >= 1 ? 2 : 1; }
+
 int64_t rounding_divide_by_pot(int64_t p, int shift) {
-  const int64_t h = rounding_half(shift);
-  const int64_t t = p + (p < 0 ? -h : h);  // ONNX Less, Where, Add
-  return t / (int64_t{1} << shift);        // ONNX Div on int64: truncates toward zero
+  const uint64_t u = static_cast<uint64_t>(p) + kRoundingBias;           // Cast, Add (wraps)
+  const uint64_t odd = (u >> shift) % rounding_parity_modulus(shift);    // BitShift, Mod
+  const uint64_t v = u + (rounding_addend(shift) + odd);                 // Add, Add
+  return static_cast<int64_t>((v >> shift) - (kRoundingBias >> shift));  // BitShift, Add, Cast
 }
 
 int64_t multiply_by_multiplier(int64_t acc, const FixedPointMultiplier& m, int64_t offset) {
@@ -81,10 +88,7 @@ int64_t rounding_shift(int64_t q, int k) {
     const uint64_t u = static_cast<uint64_t>(q + kLeftShiftBias) << (-k);
     return static_cast<int64_t>(u) - (kLeftShiftBias << (-k));
   }
-  const int64_t h = int64_t{1} << (k - 1);
-  const int64_t t = q + (q < 0 ? kShiftBias + h - 1 : kShiftBias + h);  // Less, Where, Add
-  const uint64_t u = static_cast<uint64_t>(t) >> k;                        // Cast, BitShift RIGHT
-  return static_cast<int64_t>(u) - (kShiftBias >> k);                      // Cast, Add
+  return rounding_divide_by_pot(q, k);
 }
 
 bool shift_in_range(int k, int64_t max_abs_q) {
@@ -96,7 +100,9 @@ bool shift_in_range(int k, int64_t max_abs_q) {
 int64_t requantize_real(int64_t acc, double m, int64_t zero_point, int64_t qmin, int64_t qmax,
                         double real_offset) {
   const long double x = static_cast<long double>(acc) * m + real_offset;
-  const long double r = std::round(x) + zero_point;  // std::round: half away from zero
+  // std::nearbyint in the default FE_TONEAREST mode: half to even, as
+  // QuantizeLinear rounds.
+  const long double r = std::nearbyint(x) + zero_point;
   if (r < qmin) return qmin;
   if (r > qmax) return qmax;
   return static_cast<int64_t>(r);

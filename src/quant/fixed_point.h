@@ -17,25 +17,36 @@
 // |acc| <= 2^31), with an optional int64 offset in units of 2^-n (used to
 // fold a non-integer real offset, e.g. the input normalization's mean):
 //   p = acc * M0 + offset                                    (int64, exact)
-//   t = p + (p < 0 ? -h : h),  h = 2^(n-1) (0 when n = 0)    (int64, exact)
-//   r = t / 2^n               C/ONNX integer division, truncating toward zero
+//   r = round_half_to_even(p / 2^n)
 //   y = clamp(r + zp_out, qmin, qmax)
-// Rounding: ROUND HALF AWAY FROM ZERO. For p >= 0, trunc((p + h) / 2^n) =
-// floor(p / 2^n + 1/2); for p < 0 the division truncates toward zero, so
-// trunc((p - h) / 2^n) = -floor(|p| / 2^n + 1/2): the mirror image (p = 0
-// gives trunc(h / 2^n) = 0). A plain truncating division (the seeds' proof
-// of concept) rounds every negative value toward zero, i.e. up, which
-// biases negative accumulators by up to a whole step; adding +h
-// unconditionally and truncating would round -2.5 to -2 but also -2.7 to
-// -2 (wrong). Hence the sign-dependent term, which ONNX expresses as
-// Less(p, 0) → Where(-h, h) → Add → Div (BitShift exists only for unsigned
-// types). The clamp is Less / Greater + Where as well: ONNX Runtime 1.30's
+// Rounding: ROUND HALF TO EVEN, because that is QuantizeLinear's rounding
+// (ONNX spec): the QDQ model rounds every tie to even, and with
+// power-of-two scales its float math is exact, so ties are common; rounding
+// them any other way (half away from zero) makes the lowered graph differ
+// from the QDQ model by one step on every tie.
+//
+// How, with ONNX integer ops only (BitShift exists for unsigned types only;
+// no sign test needed). In uint64, with B = 2^63 and h = 2^(n-1):
+//   u = uint64(p) + B            Cast, Add (wraps mod 2^64): u = p + 2^63 exactly
+//   f = u >> n                   BitShift = floor(p / 2^n) + 2^(63-n)
+//   odd = f mod 2                Mod; 2^(63-n) is even for n <= 62, so this is
+//                                the parity of floor(p / 2^n)
+//   r = ((u + h - 1 + odd) >> n) - 2^(63-n)
+// Why: write p = 2^n * f' + rem, 0 <= rem < 2^n. Adding h - 1 carries into
+// f' iff rem >= h + 1 (above the tie: round up); adding h carries iff rem >=
+// h (the tie rounds up too). So the +odd term sends exactly the ties of an
+// odd f' up and those of an even f' down: half to even. For n = 0 the
+// constants are h - 1 := 0 and "mod 1" (odd = 0), so r = p. The un-bias
+// and zp are added in uint64 (wrapping) and the result cast to int64: exact,
+// since the true result fits int64 (C++20 / ONNX Cast are modular).
+// Comparisons stay Less / Greater + Where for the clamp: ONNX Runtime 1.30's
 // int64 Sign, Clip, Max and Min return wrong results for some |x| >= 2^31
 // (its vectorized 64-bit compare), while Less, Greater and Where are exact.
-
+//
 // Overflow: |acc| <= 2^31 and M0 < 2^31 give |acc * M0| < 2^62; the offset
-// is required to satisfy |offset| <= 2^62 - 2^61 and h <= 2^61, so
-// |t| < 2^63: no int64 step can overflow.
+// is required to satisfy |offset| <= 2^62 - 2^61, so |p| < 2^63 - 2^61 (no
+// int64 overflow), and u + h < p + 2^63 + 2^61 < 2^64 (the uint64 sum does
+// not wrap; only the bias Add does, by design).
 //
 // Error bound against the real formula y* = round(acc * M + offset * 2^-n):
 //   |M0 * 2^-n - M| <= 2^-n / 2 <= M * 2^-31        (M0 >= 2^30, rounded)
@@ -44,9 +55,9 @@
 //   round(x) is within 1/2 of x. Two integers within 1 + e of each other
 //   with e < 1 differ by at most 1. For 8/16-bit outputs the unclamped
 //   values that matter satisfy |acc * M| < 2^17, so e < 2^-14: r differs
-//   from round-half-away(x) only when x lies within e of a half-integer,
-//   and from any other rounding of x (ONNX's half-to-even) only at exact
-//   ties too; clamping is monotone and cannot widen the gap. So
+//   from round-half-even(x) only when x lies within e of a half-integer
+//   (and when M is a power of two, e = 0: r is exactly QuantizeLinear's
+//   rounding); clamping is monotone and cannot widen the gap. So
 //   |y - y*| <= 1 step (with the capped shift, e <= 2^-32 likewise).
 #pragma once
 
@@ -74,10 +85,15 @@ FixedPointMultiplier quantize_multiplier(double m, const std::string& what = "mu
 std::vector<FixedPointMultiplier> quantize_multipliers(const std::vector<double>& m,
                                                        const std::string& what = "multiplier");
 
-// 2^(n-1) for n >= 1, else 0: the rounding constant.
+// 2^(n-1) for n >= 1, else 0.
 int64_t rounding_half(int shift);
-// round-half-away-from-zero(p / 2^n), computed as the graph does:
-// (p + (p < 0 ? -2^(n-1) : 2^(n-1))) / 2^n with truncating division. |p| < 2^63 - 2^61.
+// The graph's rounding constants for shift n (see above): the bias B = 2^63,
+// the addend h - 1 (0 for n = 0) and the parity modulus (2; 1 for n = 0).
+constexpr uint64_t kRoundingBias = uint64_t{1} << 63;
+uint64_t rounding_addend(int shift);
+uint64_t rounding_parity_modulus(int shift);
+// round-half-to-even(p / 2^n), 0 <= n <= 62, computed as the graph does
+// (bias, shift, parity, shift, un-bias in uint64). |p| < 2^63 - 2^61.
 int64_t rounding_divide_by_pot(int64_t p, int shift);
 // acc * M0 + offset, rounded: without zero point or clamp (the "rescale"
 // used between integer steps, e.g. before an integer Add).
@@ -92,15 +108,9 @@ int64_t requantize(int64_t acc, const FixedPointMultiplier& m, int64_t zero_poin
 // offset that 2^j divides (q = acc + offset / 2^j):
 //   round((acc * M0 + offset) / 2^n) = round(q / 2^k)
 // (the same rational number, the same rounding), so no multiply is needed:
-//   k >= 1  rounding right shift. Round half away from zero through a floor
-//           (the arithmetic shift): for q >= 0 floor((q + h) / 2^k); for
-//           q < 0 ceil((q - h) / 2^k) = floor((q - h + 2^k - 1) / 2^k)
-//           = floor((q + h - 1) / 2^k), h = 2^(k-1). So
-//             r = floor((q + h - [q < 0]) / 2^k)
-//           ONNX BitShift is unsigned only: add B = 2^62 (a multiple of 2^k)
-//           to make the value non-negative, shift it as uint64, subtract
-//           B / 2^k: floor((t + B) / 2^k) = floor(t / 2^k) + B / 2^k.
-//           Exact when |q| <= 2^61 and k <= 61 (t + B < 2^63).
+//   k >= 1  rounding right shift: rounding_divide_by_pot(q, k), the same
+//           half-to-even construction as the general form with M0 = 1
+//           (no Mul). Exact when |q| <= 2^61 and k <= 61.
 //   k = 0   q itself.
 //   k < 0   left shift by L = -k: ((q + 2^32) << L) - 2^(32 + L) as uint64;
 //           exact when |q| <= 2^32 and L <= 29 (the result stays below 2^63).
@@ -108,16 +118,15 @@ int64_t requantize(int64_t acc, const FixedPointMultiplier& m, int64_t zero_poin
 
 // k when m is exactly 2^-k (M0 a power of two), else nullopt.
 std::optional<int> power_of_two_exponent(const FixedPointMultiplier& m);
-constexpr int64_t kShiftBias = int64_t{1} << 62;
 constexpr int64_t kLeftShiftBias = int64_t{1} << 32;
-// round-half-away-from-zero(q / 2^k) for k >= 1, computed as the graph
-// does (bias, uint64 shift, un-bias); q * 2^-k for k <= 0.
+// round-half-to-even(q / 2^k) for k >= 1, computed as the graph does;
+// q * 2^-k for k <= 0.
 int64_t rounding_shift(int64_t q, int k);
 // Whether rounding_shift(q, k) is exact for every |q| <= max_abs_q.
 bool shift_in_range(int k, int64_t max_abs_q);
 
 // The real-number formula the fixed-point result approximates, evaluated
-// in long double with the same rounding (half away from zero):
+// in long double with the same rounding (half to even, std::nearbyint):
 // clamp(round(acc * m + real_offset) + zp). Tests check |requantize - this| <= 1.
 int64_t requantize_real(int64_t acc, double m, int64_t zero_point, int64_t qmin, int64_t qmax,
                         double real_offset = 0);

@@ -72,10 +72,12 @@ TEST(FashionMnistPow2, ShiftRequantizationKeepsAccuracyAndOnnxRuntimeMatches) {
     std::string integer = lower_cli(qdq, "int_" + rounding);
     std::unique_ptr<ir::Model> im = ir::load_model(integer);
     // Every requantization but the raw-pixel input rescale (1/255 is not a
-    // power of two) is a shift.
-    EXPECT_EQ(count_op(*im, "BitShift"), 4);
+    // power of two) is a shift (no Mul); all five round half to even
+    // (one Mod each, two BitShifts each).
     EXPECT_EQ(count_op(*im, "Mul"), 1);
-    EXPECT_EQ(count_op(*im, "Div"), 1);
+    EXPECT_EQ(count_op(*im, "Mod"), 5);
+    EXPECT_EQ(count_op(*im, "BitShift"), 10);
+    EXPECT_EQ(count_op(*im, "Div"), 0);
     if (rounding != "up") {
       CliResult ev = run_cli("eval " + quote(integer) + " --data " + quote(test_images) +
                              " --batch-size 100 --json -q");
@@ -89,10 +91,11 @@ TEST(FashionMnistPow2, ShiftRequantizationKeepsAccuracyAndOnnxRuntimeMatches) {
     EXPECT_TRUE(j.at("integer_only").get<bool>());
     const auto& out = j.at("outputs").at(0);
     // Power-of-two multipliers make exact ties common (acc * 2^-k is a
-    // half-integer for 1 in 2^k accumulators), where the QDQ model's
-    // QuantizeLinear rounds half to even and the integer model half away
-    // from zero: one step apart, more often than with float scales.
+    // half-integer for 1 in 2^k accumulators); the integer model rounds
+    // them half to even like the QDQ model's QuantizeLinear, and the shift
+    // is exact, so (nearly) every output is bit-identical.
     EXPECT_LE(out.at("max_diff_steps").get<double>(), 1);
+    EXPECT_GE(out.at("bit_identical_share").get<double>(), 0.999);
     EXPECT_GE(out.at("top1_agreement").get<double>(), 0.995);
     top1[rounding] = out.at("accuracy_integer").get<double>();
     std::cout << "[ measured ] pow2 " << rounding << ": integer-only top-1 " << top1[rounding]
@@ -109,7 +112,7 @@ TEST(FashionMnistPow2, ShiftRequantizationKeepsAccuracyAndOnnxRuntimeMatches) {
   // The shift model equals the multiply model of the same pow2 QDQ model.
   std::string multiply = lower_cli(pow2_qdq, "int_pow2_multiply", "--no-shifts");
   std::unique_ptr<ir::Model> shifted = ir::load_model(pow2_int), general = ir::load_model(multiply);
-  EXPECT_EQ(count_op(*general, "BitShift"), 0);
+  EXPECT_EQ(count_op(*general, "Mul"), 5);
   const Tensor images = first_images(*shifted, test_images, 500);
   ASSERT_EQ(images.dtype(), DType::UInt8);
   const std::string in = shifted->graph->inputs()[0]->name();

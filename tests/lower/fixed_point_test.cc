@@ -1,7 +1,7 @@
 // Fixed-point multipliers and requantization (quant/fixed_point.h,
 // lower/requantize.h): mantissa range and shift, large / small / invalid
-// multipliers, round half away from zero on negative accumulators at exact
-// halves, the ≤ 1 step bound against the real formula, and the emitted ONNX
+// multipliers, round half to even (QuantizeLinear's rounding) at exact
+// halves of either sign, the ≤ 1 step bound against the real formula, and the emitted ONNX
 // subgraph equal to the scalar reference bit for bit (onnxq and ONNX Runtime)
 // over random int32 accumulators including the extremes.
 #include "quant/fixed_point.h"
@@ -63,20 +63,46 @@ TEST(FixedPoint, VerySmallMultipliersCapTheShift) {
   EXPECT_EQ(quant::multiply_by_multiplier(std::numeric_limits<int32_t>::max(), tiny), 0);
 }
 
-TEST(FixedPoint, RoundsHalfAwayFromZeroIncludingNegativeAccumulators) {
+// Half to even of q / 2^k, independently: long double has a 64-bit
+// mantissa, so q * 2^-k is exact and std::nearbyint (default FE_TONEAREST)
+// rounds it half to even.
+int64_t round_half_even(int64_t q, int k) {
+  return static_cast<int64_t>(std::nearbyint(std::ldexp(static_cast<long double>(q), -k)));
+}
+
+TEST(FixedPoint, RoundsHalfToEvenIncludingNegativeAccumulators) {
   // p / 2^n at exact halves and around them.
-  EXPECT_EQ(quant::rounding_divide_by_pot(5, 1), 3);    //  2.5 →  3
-  EXPECT_EQ(quant::rounding_divide_by_pot(-5, 1), -3);  // -2.5 → -3
-  EXPECT_EQ(quant::rounding_divide_by_pot(-3, 1),
-            -2);  // -1.5 → -2 (a truncating division gives -1)
-  EXPECT_EQ(quant::rounding_divide_by_pot(-1, 1), -1);  // -0.5 → -1
+  EXPECT_EQ(quant::rounding_divide_by_pot(5, 1), 2);    //  2.5 →  2
+  EXPECT_EQ(quant::rounding_divide_by_pot(7, 1), 4);    //  3.5 →  4
+  EXPECT_EQ(quant::rounding_divide_by_pot(-5, 1), -2);  // -2.5 → -2
+  EXPECT_EQ(quant::rounding_divide_by_pot(-3, 1), -2);  // -1.5 → -2 (truncating: -1)
+  EXPECT_EQ(quant::rounding_divide_by_pot(-1, 1), 0);   // -0.5 → 0
+  EXPECT_EQ(quant::rounding_divide_by_pot(1, 1), 0);    //  0.5 → 0
   EXPECT_EQ(quant::rounding_divide_by_pot(-6, 2), -2);  // -1.5 → -2
+  EXPECT_EQ(quant::rounding_divide_by_pot(-10, 2), -2); // -2.5 → -2
   EXPECT_EQ(quant::rounding_divide_by_pot(-7, 2), -2);  // -1.75
   EXPECT_EQ(quant::rounding_divide_by_pot(-5, 2), -1);  // -1.25
-  EXPECT_EQ(quant::rounding_divide_by_pot(-9, 2),
-            -2);  // -2.25 (adding +2^(n-1) and truncating would give -1)
+  EXPECT_EQ(quant::rounding_divide_by_pot(-9, 2), -2);  // -2.25
   EXPECT_EQ(quant::rounding_divide_by_pot(0, 5), 0);
   EXPECT_EQ(quant::rounding_divide_by_pot(7, 0), 7);
+  EXPECT_EQ(quant::rounding_divide_by_pot(-7, 0), -7);
+  // Random p and n (0..62) with ties forced on half of them, up to the
+  // bound |p| < 2^63 - 2^61, against the independent half-to-even.
+  std::mt19937_64 rng(11);
+  const int64_t bound = (int64_t{1} << 62) + (int64_t{1} << 61) - 1;
+  std::uniform_int_distribution<int64_t> any(-bound, bound), small(-1000, 1000);
+  for (int i = 0; i < 200000; ++i) {
+    const int n = static_cast<int>(rng() % 63);
+    int64_t p = i % 4 == 0 ? small(rng) : any(rng);
+    if (i % 2 == 1 && n >= 1) {  // an exact tie: (2m + 1) * 2^(n-1)
+      const int64_t m = (p >> n) / 2;
+      p = (2 * m + 1) * (int64_t{1} << (n - 1));
+    }
+    ASSERT_EQ(quant::rounding_divide_by_pot(p, n), round_half_even(p, n)) << "p " << p << " n " << n;
+  }
+  for (const int64_t p : {-bound, bound, int64_t{0}, int64_t{-1}})
+    for (int n = 0; n <= 62; ++n)
+      ASSERT_EQ(quant::rounding_divide_by_pot(p, n), round_half_even(p, n)) << "p " << p << " n " << n;
   // The seeds' truncating division rounds negatives toward zero: -1.5 → -1.
   EXPECT_EQ(-3 / 2, -1);
   // Through the multiplier: M = 0.5, accumulators at halves, with a zero point.
@@ -115,7 +141,7 @@ TEST(FixedPoint, WithinOneStepOfTheRealFormula) {
 // multipliers, offsets and zero points (and a plain rescale to int64).
 struct RequantGraph {
   std::unique_ptr<ir::Model> model = new_model(13);
-  lower::Requantization to_u8, to_i8, rescale;
+  lower::Requantization to_u8, to_i8, rescale, rescale_n0;
 };
 
 RequantGraph make_graph() {
@@ -132,6 +158,10 @@ RequantGraph make_graph() {
   set_output(g, lower::emit_requantization(e, acc, r.to_u8), "y_u8");
   set_output(g, lower::emit_requantization(e, acc, r.to_i8), "y_i8");
   set_output(g, lower::emit_requantization(e, acc, r.rescale), "y_i64");
+  // Per-channel shifts 0 (M in [2^30, 2^31)), 31 and 62 (capped) in one graph.
+  r.rescale_n0 = lower::make_requantization({std::ldexp(1.5, 30), 0.5, 1e-30}, {}, {}, 1,
+                                            DType::Undefined, "rescale_n0");
+  set_output(g, lower::emit_requantization(e, acc, r.rescale_n0), "y_i64_n0");
   return r;
 }
 
@@ -165,23 +195,27 @@ Tensor extreme_accumulators(uint64_t seed) {
 
 TEST(RequantizationGraph, MatchesTheScalarReferenceBitForBit) {
   RequantGraph r = make_graph();
-  EXPECT_EQ(count_op(*r.model, "Where"), 3 + 2 * 2);  // rounding term x3, clamp x2 per 8-bit output
-  EXPECT_EQ(count_op(*r.model, "Div"), 3);
+  EXPECT_EQ(count_op(*r.model, "Where"), 2 * 2);  // clamp x2 per 8-bit output
+  EXPECT_EQ(count_op(*r.model, "Mul"), 4);
+  EXPECT_EQ(count_op(*r.model, "Mod"), 4);        // the half-to-even parity, once each
+  EXPECT_EQ(count_op(*r.model, "BitShift"), 8);   // two unsigned right shifts each
+  EXPECT_EQ(count_op(*r.model, "Div"), 0);
   EXPECT_EQ(count_op(*r.model, "Sign"), 0);  // ONNX Runtime's int64 Sign / Clip are not exact
   EXPECT_EQ(count_op(*r.model, "Clip"), 0);
-  EXPECT_EQ(count_op(*r.model, "BitShift"), 0);
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     Tensor acc = extreme_accumulators(seed);
     std::vector<Tensor> y = run(*r.model, {{"acc", acc}});
     ASSERT_EQ(y[0].dtype(), DType::UInt8);
     ASSERT_EQ(y[1].dtype(), DType::Int8);
     ASSERT_EQ(y[2].dtype(), DType::Int64);
+    ASSERT_EQ(y[3].dtype(), DType::Int64);
     for (int64_t i = 0; i < acc.numel(); ++i) {
       const int64_t a = acc.data<int32_t>()[i];
       const size_t c = static_cast<size_t>((i / 16) % 3);
       ASSERT_EQ(y[0].data<uint8_t>()[i], r.to_u8.apply(a, c)) << "acc " << a << " channel " << c;
       ASSERT_EQ(y[1].data<int8_t>()[i], r.to_i8.apply(a, 0)) << "acc " << a;
       ASSERT_EQ(y[2].data<int64_t>()[i], r.rescale.apply(a, c)) << "acc " << a << " channel " << c;
+      ASSERT_EQ(y[3].data<int64_t>()[i], r.rescale_n0.apply(a, c)) << "acc " << a << " channel " << c;
     }
   }
 }
