@@ -2,18 +2,26 @@
 //
 //   bench_onnxq MODEL --make-input OUT.npz --shape NAME=1x3x224x224 [--seed S]
 //       writes seeded standard-normal float inputs (the feed both onnxq and
-//       ONNX Runtime time, see bench/run_bench.sh)
-//   bench_onnxq MODEL --input IN.npz [--warmup W] [--runs N] [--reference]
-//                     [--profile] [--profile-csv FILE] [--threads T]
-//       W untimed runs, then N timed runs of Session::run; prints
+//       ONNX Runtime time, see bench/run.py)
+//   bench_onnxq MODEL --input IN.npz [--warmup W] [--runs N] [--max-time S]
+//                     [--reference] [--no-optimize] [--profile]
+//                     [--profile-csv FILE] [--threads T]
+//       W untimed runs, then N timed runs of Session::run (with --max-time:
+//       warm-up and timed runs also stop once S seconds of each have passed,
+//       after at least 1 warm-up and 2 timed runs); prints
 //       "times_ms t1 t2 ..." (wall clock), "cpu_ms c1 c2 ..." (process CPU
 //       time: on a shared machine it leaves out the time the process
 //       waited for a core) and "median_ms M" (wall). --reference builds
 //       the session with reference kernels only (SessionOptions::reference_only).
+//       --no-optimize turns off SessionOptions::optimize where the runtime has it.
+//       "peak_rss_kb K" is the process's peak RSS after the timed runs
+//       (VmHWM; ru_maxrss would include the parent's peak, kept across exec).
 //       --profile also prints the time per operator type and the slowest
 //       nodes (--profile-csv: every node, as tab-separated "node op output_shape median_ms")
 //       (from the Session observer: the time between consecutive
 //       observer calls is the node's time, release of dead values included).
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -78,6 +87,16 @@ double cpu_now_ms() {
   return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
 }
 
+// SessionOptions::optimize, where this runtime has it.
+template <class O>
+void set_optimize(O& o, bool on) {
+  if constexpr (requires { o.optimize = on; }) o.optimize = on;
+}
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
@@ -95,6 +114,8 @@ int main(int argc, char** argv) {
   std::string model_path = argv[1], make_input, input, profile_csv;
   std::vector<std::pair<std::string, Shape>> shapes;
   int warmup = 5, runs = 20, threads = 1;
+  double max_time = 0;  // seconds; 0: no limit
+  bool no_optimize = false;
   uint64_t seed = 42;
   bool reference = false, profile = false;
   for (int i = 2; i < argc; ++i) {
@@ -118,6 +139,10 @@ int main(int argc, char** argv) {
       warmup = std::stoi(next());
     else if (a == "--runs")
       runs = std::stoi(next());
+    else if (a == "--max-time")
+      max_time = std::stod(next());
+    else if (a == "--no-optimize")
+      no_optimize = true;
     else if (a == "--threads")
       threads = std::stoi(next());
     else if (a == "--reference")
@@ -142,6 +167,7 @@ int main(int argc, char** argv) {
     runtime::SessionOptions opts;
     opts.threads = threads;
     opts.reference_only = reference;
+    set_optimize(opts, !no_optimize);
     auto t_build = Clock::now();
     runtime::Session sess(*model, opts);
     const double build_ms =
@@ -149,9 +175,15 @@ int main(int argc, char** argv) {
     data::NamedArrays in = data::read_npz(input);
     runtime::NamedTensors feeds(in.begin(), in.end());
 
-    for (int r = 0; r < warmup; ++r) sess.run(feeds);
+    auto t_warm = Clock::now();
+    for (int r = 0; r < warmup; ++r) {
+      if (max_time > 0 && r >= 1 && seconds_since(t_warm) >= max_time) break;
+      sess.run(feeds);
+    }
     std::vector<double> times, cpu;
+    auto t_timed = Clock::now();
     for (int r = 0; r < runs; ++r) {
+      if (max_time > 0 && r >= 2 && seconds_since(t_timed) >= max_time) break;
       const double c0 = cpu_now_ms();
       auto t0 = Clock::now();
       sess.run(feeds);
@@ -164,6 +196,16 @@ int main(int argc, char** argv) {
     std::printf("\ncpu_ms");
     for (double t : cpu) std::printf(" %.4f", t);
     std::printf("\nmedian_ms %.4f\n", median(times));
+    long peak_kb = -1;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("VmHWM:", 0) == 0) peak_kb = std::atol(line.c_str() + 6);
+    if (peak_kb < 0) {
+      rusage ru{};
+      getrusage(RUSAGE_SELF, &ru);
+      peak_kb = ru.ru_maxrss;
+    }
+    std::printf("peak_rss_kb %ld\n", peak_kb);
 
     if (profile) {
       // Per node: median over the runs of the time since the previous

@@ -19,6 +19,7 @@ void add_quantize_command(CLI::App& app);
 void add_lower_command(CLI::App& app);
 void add_verify_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 // ---- small helpers shared by the subcommands (cli_util.cc)
 

@@ -66,6 +66,7 @@ int main(int argc, char** argv) {
   onnxq::cli::add_lower_command(app);
   onnxq::cli::add_verify_command(app);
   onnxq::cli::add_eval_command(app);
+  onnxq::cli::add_bench_command(app);
 
   // CLI11 would report a misspelled command as "A subcommand is required".
   std::vector<CLI::App*> subs = app.get_subcommands([](CLI::App*) { return true; });
