@@ -13,6 +13,14 @@ std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
   lo.infer_shapes = false;
   std::unique_ptr<ir::Model> m =
       ir::load_model_from_bytes(ir::serialize_model(model), "", "optimized model", lo);
+  // The copy's weights share the caller's buffers (passes replace an
+  // initializer, never write into one: Value::initializer() is const), so
+  // an optimized session does not hold a second copy of the weights.
+  for (ir::Value* v : m->graph->initializers()) {
+    const ir::Value* o = model.graph->find_value(v->name());
+    if (o && o->initializer() && o->initializer()->same_as(*v->initializer()))
+      m->graph->set_initializer(v, *o->initializer());
+  }
   if (opts.qdq_groups_to_integer) {
     opt::fold_activation_into_q(*m);
     opt::qdq_to_integer(*m);

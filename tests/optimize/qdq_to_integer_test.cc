@@ -280,6 +280,10 @@ TEST(SessionOptimize, RunsTheOptimizedCopyAndLeavesTheModelAlone) {
   EXPECT_TRUE(fasttest::bit_exact(optimized.run(feeds)[0], fasttest::run_model(*copy, feeds, false)[0]));
   EXPECT_EQ(optimized.input_names(), runtime::Session(*m).input_names());
   EXPECT_EQ(optimized.output_names(), runtime::Session(*m).output_names());
+  // The copy's weights share the caller's buffers instead of duplicating them.
+  const ir::Value* w = optimized.model().graph->find_value("wq");
+  ASSERT_TRUE(w && w->initializer());
+  EXPECT_EQ(w->initializer()->raw(), m->graph->find_value("wq")->initializer()->raw());
 }
 
 }  // namespace
