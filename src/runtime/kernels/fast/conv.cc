@@ -2,12 +2,14 @@
 // dilations, explicit pads or auto_pad (resolved by the reference geometry
 // helper), optional bias. Tensors stay NCHW between nodes, so each shape of
 // convolution gets the path that avoids layout changes where they cost most:
-//   - pointwise (1x1, group 1): oneDNN's GEMM-based convolution reads and
-//     writes NCHW directly;
-//   - depthwise with output rows of 14 or more: the NCHW AVX2 kernel of
-//     depthwise.h (oneDNN's depthwise kernels want channels-last or
-//     blocked activations; the two reorders would cost more than the
-//     convolution);
+//   - pointwise (1x1, group 1, stride 1, no padding) on AVX-512 CPUs: the
+//     NCHW matrix product of pointwise.h (threaded over pixel blocks);
+//   - other pointwise (1x1, group 1): oneDNN's GEMM-based convolution reads
+//     and writes NCHW directly;
+//   - depthwise with output rows of 14 or more: the NCHW AVX2 / AVX-512
+//     kernel of depthwise.h, threaded over planes with ctx.parallel_for
+//     (oneDNN's depthwise kernels want channels-last or blocked
+//     activations; the two reorders would cost more than the convolution);
 //   - everything else: the layout oneDNN's implementation prefers, with
 //     reorders from and to NCHW around it.
 // The weights must be a constant: they are reordered once into the format
@@ -31,10 +33,12 @@
 // clip post-op of its GEMM-based convolution element by element: 8.7 ms
 // instead of 0.2 ms for a 1x1 Conv to 48x112x112), and its logistic / tanh
 // are approximations.
+#include <algorithm>
 #include <map>
 
 #include "runtime/kernels/fast/depthwise.h"
 #include "runtime/kernels/fast/dnnl_common.h"
+#include "runtime/kernels/fast/pointwise.h"
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/reference/conv_util.h"
 #include "runtime/optimize/fused_activation.h"
@@ -100,8 +104,36 @@ class FastConv : public FastKernel {
     }
     if (e->depthwise) {
       Tensor& y = out_.get(DType::Float, e->out_shape);
-      depthwise_conv_nchw(e->dw, x->data<float>(), w_.data<float>(), b ? b->data<float>() : nullptr,
-                          y.data<float>());
+      const DepthwiseGeometry& g = e->dw;
+      const float* xp = x->data<float>();
+      const float* bp = b ? b->data<float>() : nullptr;
+      float* yp = y.data<float>();
+      const int64_t per_plane = std::max<int64_t>(1, g.OH * g.OW * (g.M / g.C));
+      ctx.parallel_for(g.N * g.C, std::max<int64_t>(1, 16384 / per_plane),
+                       [&](int64_t b0, int64_t b1) {
+                         depthwise_conv_nchw(g, xp, w_.data<float>(), bp, yp, b0, b1);
+                       });
+      act_.apply(y.data<float>(), y.numel());
+      ran_fast();
+      ctx.set_output(0, y);
+      return;
+    }
+    if (e->pointwise) {
+      Tensor& y = out_.get(DType::Float, e->out_shape);
+      const int64_t N = x->dim(0), C = x->dim(1), P = x->dim(2) * x->dim(3), M = w_.dim(0);
+      const float* bp = b ? b->data<float>() : nullptr;
+      const int64_t blocks = (P + 15) / 16;
+      // At least about 1M multiply-adds per chunk: smaller products are
+      // bound by moving the activations between cores, not by arithmetic.
+      const int64_t grain =
+          std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, 16 * M * C));
+      for (int64_t n = 0; n < N; ++n) {
+        const float* xn = x->data<float>() + n * C * P;
+        float* yn = y.data<float>() + n * M * P;
+        ctx.parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
+          pointwise_f32(w_.data<float>(), bp, M, C, xn, P, yn, 16 * b0, std::min(P, 16 * b1));
+        });
+      }
       act_.apply(y.data<float>(), y.numel());
       ran_fast();
       ctx.set_output(0, y);
@@ -136,6 +168,7 @@ class FastConv : public FastKernel {
  private:
   struct Entry {
     bool depthwise = false;  // run by depthwise_conv_nchw, not oneDNN
+    bool pointwise = false;  // run by pointwise_f32, not oneDNN
     DepthwiseGeometry dw;
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
@@ -170,16 +203,25 @@ class FastConv : public FastKernel {
     auto e = std::make_unique<Entry>();
     e->out_shape = {N, M, g.out[1], g.out[2]};
     if (shape_numel(e->out_shape) == 0) return nullptr;
-    // Depthwise (one input channel per group): the NCHW kernel, single-threaded,
-    // for planes at least 14 wide (below that, vectors along a row are mostly
-    // empty and oneDNN's channel-blocked kernel with its reorders is faster).
-    if (w_.dim(1) == 1 && group_ == C && threads_ == 1 && g.out[2] >= 14 && depthwise_supported()) {
+    // Depthwise (one input channel per group): the NCHW kernel (planes split
+    // across ctx.parallel_for), for planes at least 14 wide (below that,
+    // vectors along a row are mostly empty and oneDNN's channel-blocked
+    // kernel with its reorders is faster).
+    if (w_.dim(1) == 1 && group_ == C && g.out[2] >= 14 && depthwise_supported()) {
       e->depthwise = true;
       DepthwiseGeometry& d = e->dw;
       d.N = N, d.C = C, d.M = M, d.H = xs[2], d.W = xs[3], d.OH = g.out[1], d.OW = g.out[2];
       d.KH = w_.dim(2), d.KW = w_.dim(3);
       d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+      Entry* raw = e.get();
+      cache_[xs] = std::move(e);
+      return raw;
+    }
+    if (group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
+        g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0 &&
+        pointwise_f32_supported()) {
+      e->pointwise = true;  // out_shape is {N, M, H, W}
       Entry* raw = e.get();
       cache_[xs] = std::move(e);
       return raw;

@@ -1,7 +1,9 @@
-// Depthwise 2-D convolution (float32) directly on NCHW tensors, vectorized
-// with AVX2 + FMA: oneDNN's depthwise kernels want channels-last or blocked
-// activations, and the two reorders around them cost more than the
-// convolution itself.
+// Depthwise 2-D convolution (float32, and the 8-bit QLinearConv below)
+// directly on NCHW tensors, vectorized with AVX2 + FMA (the FMA loop with
+// AVX-512 where the CPU has it): oneDNN's depthwise kernels want
+// channels-last or blocked activations, and the two reorders around them
+// cost more than the convolution itself. Work buffers are per thread and
+// kept between calls; the caller splits the input planes across threads.
 //
 // Every output channel m reads input channel m / multiplier. Each output row
 // is a sum of KH * KW rows of inputs: for every input row a zero-padded copy
@@ -30,5 +32,30 @@ bool depthwise_supported();
 // x: [N, C, H, W], w: [M, 1, KH, KW], bias: [M] or nullptr, y: [N, M, OH, OW].
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
                          const float* bias, float* y);
+// The same for the input planes nc in [begin, end) (nc = n * C + c) only:
+// the unit of work split across threads (each plane is computed the same
+// way whatever the split).
+void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y, int64_t begin, int64_t end);
+
+// Depthwise QLinearConv on 8-bit NCHW tensors, bit-exact with the reference:
+//   acc[m, p] = bias[m] + sum over the taps inside the input of
+//               (x - zx) * w[m, tap]          (int32, wrapping)
+//   y = quant::requantize_one(acc, mult[m], zy, [lo, hi])
+// Same phase-plane scheme as above on planes of x - zx (padding is 0, so it
+// adds nothing): float planes with FMA when wf is given (exact: the caller
+// guarantees 255 * sum |w[m]| < 2^24, so every partial sum is an integer
+// below 2^24; the bias is added in int32 after), else int32 planes with
+// vpmulld / vpaddd (exact modulo 2^32 like the reference's wrap).
+struct QDepthwiseParams {
+  const int32_t* w = nullptr;     // [M, KH * KW]: w - zw[m]
+  const float* wf = nullptr;      // the same as float, or nullptr
+  const int32_t* bias = nullptr;  // [M] or nullptr
+  const float* mult = nullptr;    // [M]: x_scale * w_scale[m] / y_scale
+  int32_t zx = 0, zy = 0, lo = 0, hi = 255;
+  bool x_signed = false, y_signed = false;
+};
+void qdepthwise_conv_nchw(const DepthwiseGeometry& g, const uint8_t* x, const QDepthwiseParams& q,
+                          uint8_t* y, int64_t begin, int64_t end);
 
 }  // namespace onnxq::runtime::fast

@@ -293,8 +293,46 @@ void requant_transpose(const int32_t* acc, int64_t P, int64_t M, const int32_t* 
     for (int64_t p = P16; p < P; ++p) one(p, m);
 }
 
+// Three rows interleaved (an RGB image to channels-last): 16 columns per
+// step with SSSE3 byte shuffles; returns the columns done.
+__attribute__((target("ssse3"))) int64_t interleave3(const uint8_t* src, int64_t cols,
+                                                     int64_t src_ld, uint8_t* dst, uint8_t flip) {
+  const __m128i fv = _mm_set1_epi8(static_cast<char>(flip));
+  // Output byte k of block j (0..47) takes row k % 3, column k / 3; mask[j][r]
+  // selects those of row r (-1 elsewhere: pshufb writes 0).
+  alignas(16) int8_t mask[3][3][16];
+  for (int j = 0; j < 3; ++j)
+    for (int r = 0; r < 3; ++r)
+      for (int b = 0; b < 16; ++b) {
+        const int k = 16 * j + b;
+        mask[j][r][b] = k % 3 == r ? static_cast<int8_t>(k / 3) : static_cast<int8_t>(-1);
+      }
+  int64_t c = 0;
+  for (; c + 16 <= cols; c += 16) {
+    __m128i in[3];
+    for (int r = 0; r < 3; ++r)
+      in[r] = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + r * src_ld + c)),
+                            fv);
+    for (int j = 0; j < 3; ++j) {
+      __m128i o = _mm_setzero_si128();
+      for (int r = 0; r < 3; ++r)
+        o = _mm_or_si128(
+            o,
+            _mm_shuffle_epi8(in[r], _mm_load_si128(reinterpret_cast<const __m128i*>(mask[j][r]))));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 3 * c + 16 * j), o);
+    }
+  }
+  return c;
+}
+
 void transpose_u8(const uint8_t* src, int64_t rows, int64_t cols, int64_t src_ld, uint8_t* dst,
                   int64_t dst_ld, uint8_t flip) {
+  if (rows == 3 && dst_ld == 3 && __builtin_cpu_supports("ssse3")) {
+    const int64_t done = interleave3(src, cols, src_ld, dst, flip);
+    for (int64_t c = done; c < cols; ++c)
+      for (int64_t r = 0; r < 3; ++r) dst[c * 3 + r] = src[r * src_ld + c] ^ flip;
+    return;
+  }
   if (rows < 8 || cols < 8) {  // e.g. 3 channels: tiles would be mostly empty
     if (rows < cols) {
       for (int64_t c = 0; c < cols; ++c)

@@ -25,11 +25,19 @@
 // VNNI ones (and gemm_s8u8s32 on a VNNI CPU) are accepted when
 // 255 * sum |ws[m]| < 2^24; anything else runs the reference kernel
 // (tests/fast/qconv_test.cc checks sums beyond 2^24).
+//
+// Depthwise QLinearConv (one input channel per group) instead runs the NCHW
+// int32 kernel of depthwise.h: no layout changes, exact int32 sums, the same
+// requantization; its planes are split across ctx.parallel_for. Pointwise
+// QLinearConv (1x1, stride 1, no padding, group 1) on AVX-512 VNNI CPUs runs
+// the NCHW matrix-product kernel of qpointwise.h (no reorders either way).
 #include <cstring>
 #include <map>
 
+#include "runtime/kernels/fast/depthwise.h"
 #include "runtime/kernels/fast/dnnl_common.h"
 #include "runtime/kernels/fast/int8_util.h"
+#include "runtime/kernels/fast/qpointwise.h"
 #include "runtime/kernels/reference/conv_util.h"
 #include "runtime/kernels/reference/quant_util.h"
 
@@ -99,6 +107,15 @@ class FastIntConv : public FastKernel {
       max_abs_sum = std::max(max_abs_sum, abs_sum);
     }
     small_sums_ = 255 * max_abs_sum < (int64_t{1} << 24);
+    params_const_ = true;
+    for (int i : qlinear ? std::vector<int>{1, 2, 4, 6, 7, 8} : std::vector<int>{2})
+      if (init.node.input(i) && !init.constant_input(i)) params_const_ = false;
+    if (qlinear_ && group_ == 1 && w->dim(2) == 1 && w->dim(3) == 1 && qpointwise_supported())
+      w4_ = qpointwise_pack_weights(ws_.data(), M, w->dim(1));
+    if (qlinear_ && w->dim(1) == 1) {
+      wdw_.assign(ws_.begin(), ws_.end());
+      if (small_sums_) wdwf_.assign(ws_.begin(), ws_.end());
+    }
     const int64_t Cg = w->dim(1), KK = w->dim(2) * w->dim(3);
     wk_.assign(static_cast<size_t>(M * KK), 0);
     for (int64_t m = 0; m < M; ++m)
@@ -118,35 +135,70 @@ class FastIntConv : public FastKernel {
     const int64_t M = w_.dim(0);
     int32_t zx = 0, zy = 0;
     DType out_type = DType::Int32;
-    std::vector<float> mult;
-    std::vector<int32_t> bias;
-    try {
-      zx = quant::scalar_zero_point(ctx, ctx.input(2), x->dtype(), "x_zero_point");
-      if (qlinear_) {
-        const float sx = quant::scalar_scale(ctx, ctx.in(1), "x_scale");
-        const float sy = quant::scalar_scale(ctx, ctx.in(6), "y_scale");
-        const Tensor* y_zp = ctx.input(7);
-        out_type = y_zp ? y_zp->dtype() : x->dtype();
-        quant::check_8bit(ctx, out_type, "y_zero_point");
-        zy = quant::scalar_zero_point(ctx, y_zp, out_type, "y_zero_point");
-        const std::vector<float> sw = quant::channel_scales(ctx, ctx.in(4), M, "w_scale");
-        mult.resize(static_cast<size_t>(M));
-        for (int64_t m = 0; m < M; ++m) mult[m] = sx * sw[m] / sy;
-        if (const Tensor* b = ctx.input(8)) {
-          if (b->dtype() != DType::Int32 || b->rank() != 1 || b->dim(0) != M)
-            throw ctx.error("bias");
-          bias = quant::to_ints(*b);
-        }
-      }
-    } catch (const Error&) {
-      run_fallback(ctx);
-      return;
-    }
+    // Constant parameters are read once (per input type) and kept.
     std::unique_lock<std::mutex> lock(mu_);
+    std::vector<float> mult_local;
+    std::vector<int32_t> bias_local;
+    std::vector<float>& mult = params_const_ ? cached_mult_ : mult_local;
+    std::vector<int32_t>& bias = params_const_ ? cached_bias_ : bias_local;
+    if (params_const_ && cached_xtype_ == x->dtype()) {
+      zx = cached_zx_, zy = cached_zy_, out_type = cached_out_type_;
+    } else {
+      cached_xtype_ = DType::Undefined;
+      bias.clear();
+      try {
+        zx = quant::scalar_zero_point(ctx, ctx.input(2), x->dtype(), "x_zero_point");
+        if (qlinear_) {
+          const float sx = quant::scalar_scale(ctx, ctx.in(1), "x_scale");
+          const float sy = quant::scalar_scale(ctx, ctx.in(6), "y_scale");
+          const Tensor* y_zp = ctx.input(7);
+          out_type = y_zp ? y_zp->dtype() : x->dtype();
+          quant::check_8bit(ctx, out_type, "y_zero_point");
+          zy = quant::scalar_zero_point(ctx, y_zp, out_type, "y_zero_point");
+          const std::vector<float> sw = quant::channel_scales(ctx, ctx.in(4), M, "w_scale");
+          mult.resize(static_cast<size_t>(M));
+          for (int64_t m = 0; m < M; ++m) mult[m] = sx * sw[m] / sy;
+          if (const Tensor* b = ctx.input(8)) {
+            if (b->dtype() != DType::Int32 || b->rank() != 1 || b->dim(0) != M)
+              throw ctx.error("bias");
+            bias = quant::to_ints(*b);
+          }
+        }
+      } catch (const Error&) {
+        lock.unlock();
+        run_fallback(ctx);
+        return;
+      }
+      if (params_const_) {
+        cached_xtype_ = x->dtype();
+        cached_zx_ = zx, cached_zy_ = zy, cached_out_type_ = out_type;
+      }
+    }
     Entry* e = entry(ctx, x->shape());
     if (!e || e->use_reference) {
       lock.unlock();
       run_fallback(ctx);
+      return;
+    }
+    if (e->depthwise) {
+      Tensor& y = out_.get(out_type, e->out_shape);
+      QDepthwiseParams q;
+      q.w = wdw_.data();
+      q.wf = wdwf_.empty() ? nullptr : wdwf_.data();
+      q.bias = bias.empty() ? nullptr : bias.data();
+      q.mult = mult.data();
+      q.zx = zx, q.zy = zy;
+      const quant::QRange r = quant::qrange(out_type);
+      q.lo = r.lo, q.hi = r.hi;
+      q.x_signed = x->dtype() == DType::Int8, q.y_signed = out_type == DType::Int8;
+      const DepthwiseGeometry& g = e->dw;
+      const auto* xp = static_cast<const uint8_t*>(x->raw());
+      auto* yp = static_cast<uint8_t*>(y.raw());
+      const int64_t per_plane = std::max<int64_t>(1, g.OH * g.OW * (g.M / g.C));
+      ctx.parallel_for(g.N * g.C, std::max<int64_t>(1, 16384 / per_plane),
+                       [&](int64_t b0, int64_t b1) { qdepthwise_conv_nchw(g, xp, q, yp, b0, b1); });
+      ran_fast();
+      ctx.set_output(0, y);
       return;
     }
     const int32_t flip = x->dtype() == DType::Int8 ? 128 : 0;
@@ -164,6 +216,10 @@ class FastIntConv : public FastKernel {
         border_add[k * M + m] = quant::wrap_int32((bias.empty() ? 0 : int64_t{bias[m]}) -
                                                   int64_t{zxu} * e->border_wsum[k * M + m]);
 
+    if (e->pointwise) {
+      run_pointwise(ctx, *x, add, mult, zy, out_type, static_cast<uint8_t>(flip), *e);
+      return;
+    }
     ScopedThreads threads(threads_);
     uint8_t* xb = pack_input(*x, static_cast<uint8_t>(flip));
     auto* acc = static_cast<int32_t*>(acc_buf_.get(e->pd.dst_desc().get_size()));
@@ -210,6 +266,9 @@ class FastIntConv : public FastKernel {
  private:
   struct Entry {
     bool use_reference = false;  // oneDNN's implementation is not exact enough
+    bool depthwise = false;      // run by qdepthwise_conv_nchw, not oneDNN
+    bool pointwise = false;      // run by qpointwise_run, not oneDNN
+    DepthwiseGeometry dw;
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
     std::shared_ptr<memory> weights;
@@ -241,6 +300,24 @@ class FastIntConv : public FastKernel {
     const int64_t N = xs[0], M = w_.dim(0);
     e->out_shape = {N, M, g.out[1], g.out[2]};
     if (shape_numel(e->out_shape) == 0) return nullptr;
+    if (!wdw_.empty() && group_ == xs[1] && depthwise_supported()) {
+      e->depthwise = true;
+      DepthwiseGeometry& d = e->dw;
+      d.N = N, d.C = xs[1], d.M = M, d.H = xs[2], d.W = xs[3], d.OH = g.out[1], d.OW = g.out[2];
+      d.KH = w_.dim(2), d.KW = w_.dim(3);
+      d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
+      d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+      Entry* raw = e.get();
+      cache_[xs] = std::move(e);
+      return raw;
+    }
+    if (!w4_.empty() && g.stride[1] == 1 && g.stride[2] == 1 && g.pad_begin[1] == 0 &&
+        g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0) {
+      e->pointwise = true;  // then out_shape is {N, M, H, W}
+      Entry* raw = e.get();
+      cache_[xs] = std::move(e);
+      return raw;
+    }
     border_sums(g, xs[2], xs[3], *e);
     ScopedThreads threads(threads_);
     memory::desc src_md(to_dims(xs), dt::u8, tag::nhwc);
@@ -323,6 +400,43 @@ class FastIntConv : public FastKernel {
       }
   }
 
+  // The pointwise kernel, image by image; input groups and pixel blocks are
+  // split across ctx.parallel_for (each output byte is computed the same way
+  // whatever the split). mu_ is held.
+  void run_pointwise(KernelContext& ctx, const Tensor& x, const std::vector<int32_t>& add,
+                     const std::vector<float>& mult, int32_t zy, DType out_type, uint8_t flip,
+                     const Entry& e) {
+    const int64_t N = x.dim(0), C = x.dim(1), P = x.dim(2) * x.dim(3), M = w_.dim(0);
+    const int64_t Pp = (P + 15) / 16 * 16, G = (C + 3) / 4;
+    auto* x4 = static_cast<uint8_t*>(in_buf_.get(static_cast<size_t>(G * Pp * 4)));
+    Tensor& y = out_.get(out_type, e.out_shape);
+    QPointwiseOut o;
+    o.add = add.data();
+    o.mult = mult.data();
+    o.zy = zy;
+    const quant::QRange r = quant::qrange(out_type);
+    o.lo = r.lo, o.hi = r.hi;
+    o.y_signed = out_type == DType::Int8;
+    const auto* xd = static_cast<const uint8_t*>(x.raw());
+    auto* yd = static_cast<uint8_t*>(y.raw());
+    // Blocks of 16 pixels per chunk: about 2M multiply-adds at least (smaller
+    // products are bound by moving the activations between cores).
+    const int64_t grain =
+        std::max<int64_t>(1, (int64_t{1} << 21) / std::max<int64_t>(1, 16 * M * G * 4));
+    for (int64_t n = 0; n < N; ++n) {
+      const uint8_t* xn = xd + n * C * P;
+      ctx.parallel_for(
+          G, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 4 * Pp)),
+          [&](int64_t g0, int64_t g1) { qpointwise_pack_input(xn, C, P, Pp, flip, x4, g0, g1); });
+      uint8_t* yn = yd + n * M * P;
+      ctx.parallel_for(Pp / 16, grain, [&](int64_t b0, int64_t b1) {
+        qpointwise_run(w4_.data(), M, G, x4, P, Pp, o, yn, b0, b1);
+      });
+    }
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
   // x (NCHW, 8-bit) as uint8 NHWC: one byte transpose per image (int8 shifted by 128).
   uint8_t* pack_input(const Tensor& x, uint8_t flip) {
     const int64_t N = x.dim(0), C = x.dim(1), HW = x.dim(2) * x.dim(3);
@@ -342,7 +456,17 @@ class FastIntConv : public FastKernel {
   std::vector<int8_t> ws_;     // w - zw, [M, C/group, KH, KW]
   std::vector<int64_t> wsum_;  // sum of ws per output channel
   std::vector<int64_t> wk_;    // sum of ws over input channels, [M, KH, KW]
-  bool small_sums_ = false;    // 255 * max_m sum |ws[m]| < 2^24
+  std::vector<int32_t> wdw_;   // QLinearConv with one input channel per group: ws as int32
+  std::vector<float> wdwf_;    // ... and as float when small_sums_ (exact float sums)
+  std::vector<int32_t> w4_;    // pointwise QLinearConv: ws in quads (qpointwise.h)
+  // Run-time parameters (zero points, scales, bias) when all are constants:
+  // read on the first run with a given input type.
+  bool params_const_ = false;
+  DType cached_xtype_ = DType::Undefined, cached_out_type_ = DType::Int32;
+  int32_t cached_zx_ = 0, cached_zy_ = 0;
+  std::vector<float> cached_mult_;
+  std::vector<int32_t> cached_bias_;
+  bool small_sums_ = false;  // 255 * max_m sum |ws[m]| < 2^24
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
   std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
