@@ -25,7 +25,8 @@ std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
     opt::fold_activation_into_q(*m);
     opt::qdq_to_integer(*m);
   }
-  if (opts.fuse_activations) opt::fuse_conv_activation(*m);
+  if (opts.fuse_activations || opts.fuse_all_activations)
+    opt::fuse_conv_activation(*m, opts.fuse_all_activations);
   return m;
 }
 

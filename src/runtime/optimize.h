@@ -13,12 +13,15 @@
 namespace onnxq::runtime {
 
 struct OptimizeOptions {
-  // Conv (+ Relu / Clip / LeakyRelu / Sigmoid / HardSigmoid / Tanh) →
-  // com.microsoft FusedConv. Off by default: measured slower than Conv and
-  // the activation as two nodes on the fast kernels (MobileNetV2-style,
-  // 3.4 ms vs 2.6 ms CPU, see docs/runtime-optimizations.md); results are
-  // the same either way.
-  bool fuse_activations = false;
+  // Conv + Relu / Clip → com.microsoft FusedConv. The fast kernels clamp in
+  // registers as they store the output: MobileNetV2-style 1.6-1.8 ms instead
+  // of 1.9-2.1 ms (docs/runtime-optimizations.md); same results either way.
+  bool fuse_activations = true;
+  // Also Conv + LeakyRelu / Sigmoid / HardSigmoid / Tanh (e.g. for a model
+  // headed to ONNX Runtime). Off: the fast FusedConv applies those as a
+  // scalar pass with the reference's exact formulas, 1.5-5x slower than the
+  // vectorized standalone kernels.
+  bool fuse_all_activations = false;
   // DequantizeLinear → Conv / MatMul / Gemm → QuantizeLinear → one integer op.
   bool qdq_groups_to_integer = true;
 };

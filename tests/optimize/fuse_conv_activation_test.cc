@@ -60,10 +60,10 @@ std::unique_ptr<ir::Model> conv_act(const ActCase& a, int64_t C, int64_t M, int6
   return m;
 }
 
-// The fusion is opt-in (OptimizeOptions::fuse_activations).
+// The fusion of every activation (OptimizeOptions::fuse_all_activations).
 std::unique_ptr<ir::Model> fuse(const ir::Model& m) {
   runtime::OptimizeOptions o;
-  o.fuse_activations = true;
+  o.fuse_all_activations = true;
   return runtime::optimize_for_inference(m, o);
 }
 
@@ -165,10 +165,15 @@ TEST(FuseConvActivation, DoesNotFireWhenItMustNot) {
     auto o = fuse(*m);
     EXPECT_EQ(count_op(*o->graph, "FusedConv"), 0);
   }
-  // Off by default.
-  {
-    auto m = conv_act(act_cases()[0], 4, 4, 8, 1, 1);
-    EXPECT_EQ(count_op(*runtime::optimize_for_inference(*m)->graph, "FusedConv"), 0);
+  // By default Relu and Clip only; none when turned off.
+  for (const ActCase& a : act_cases()) {
+    SCOPED_TRACE(a.op);
+    auto m = conv_act(a, 4, 4, 8, 1, 1);
+    const bool clamp = a.op == "Relu" || a.op == "Clip";
+    EXPECT_EQ(count_op(*runtime::optimize_for_inference(*m)->graph, "FusedConv"), clamp ? 1 : 0);
+    runtime::OptimizeOptions off;
+    off.fuse_activations = false;
+    EXPECT_EQ(count_op(*runtime::optimize_for_inference(*m, off)->graph, "FusedConv"), 0);
   }
 }
 

@@ -11,7 +11,9 @@
 //   HardSigmoid(alpha 0.2, beta 0.5); Clip(min, max) with constant bounds
 //   (inputs from opset 11, attributes before; absent: ±inf / ±FLT_MAX).
 // Only float32 Convs are fused (FusedConv's reference is float32), and only
-// ai.onnx Convs with X, W and optional B.
+// ai.onnx Convs with X, W and optional B. Without `all_activations` only
+// Relu and Clip (which the fast FusedConv clamps in registers; the others
+// are faster as their own vectorized nodes on onnxq's fast kernels).
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -64,7 +66,7 @@ bool is_float32_conv(const ir::Node& conv) {
 
 }  // namespace
 
-int fuse_conv_activation(ir::Model& model) {
+int fuse_conv_activation(ir::Model& model, bool all_activations) {
   ir::Graph& g = *model.graph;
   int fused = 0;
   std::set<const ir::Node*> removed;  // the snapshot below keeps their pointers
@@ -73,7 +75,7 @@ int fuse_conv_activation(ir::Model& model) {
     ir::Node* act_node = passes::single_consumer(conv->output(0));
     if (!act_node || act_node->input(0) != conv->output(0)) continue;
     std::optional<Act> act = activation_of(model, *act_node);
-    if (!act) continue;
+    if (!act || (!all_activations && act->name != "Relu" && act->name != "Clip")) continue;
     ir::Value* y = act_node->output(0);
     ir::Node* f = g.add_node("FusedConv", conv->inputs(), {y->name() + "_fused"}, "com.microsoft",
                              conv->name(), act_node);

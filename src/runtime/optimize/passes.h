@@ -6,9 +6,9 @@
 
 namespace onnxq::runtime::opt {
 
-// Conv → Relu | Clip | LeakyRelu | Sigmoid | HardSigmoid | Tanh
-//   ==> com.microsoft FusedConv (fuse_conv_activation.cc).
-int fuse_conv_activation(ir::Model& model);
+// Conv → Relu | Clip (| LeakyRelu | Sigmoid | HardSigmoid | Tanh when
+// `all_activations`) ==> com.microsoft FusedConv (fuse_conv_activation.cc).
+int fuse_conv_activation(ir::Model& model, bool all_activations = true);
 
 // Relu / Clip → QuantizeLinear where the Q saturates as much
 //   ==> QuantizeLinear alone (fold_activation_into_q.cc).

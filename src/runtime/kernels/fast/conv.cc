@@ -25,15 +25,18 @@
 // the reference's by rounding only (tests/fast/conv_test.cc bounds it).
 //
 // The same kernel runs com.microsoft FusedConv (Conv + activation, see
-// runtime/optimize/fuse_conv_activation.cc): the activation is applied to
-// the output after the primitive, with the reference's formulas, so a fused
-// result differs from the reference FusedConv only as much as the
-// convolution sums do: the fast Conv's tolerance (tests/optimize). oneDNN
+// runtime/optimize/fuse_conv_activation.cc), with the reference's formulas,
+// so a fused result equals this Conv followed by the reference activation
+// bit for bit (tests/fast/fused_conv_test.cc). Relu and Clip are a clamp
+// (OutputClamp) applied in registers by the pointwise and depthwise kernels
+// as they store, and a vectorized pass after oneDNN; the other activations
+// are a pass over the output (FusedActivation::apply). oneDNN
 // eltwise post-ops were measured slower here (Debian's oneDNN 2.6 applies a
 // clip post-op of its GEMM-based convolution element by element: 8.7 ms
 // instead of 0.2 ms for a 1x1 Conv to 48x112x112), and its logistic / tanh
 // are approximations.
 #include <algorithm>
+#include <limits>
 #include <map>
 
 #include "runtime/kernels/fast/depthwise.h"
@@ -59,6 +62,9 @@ class FastConv : public FastKernel {
     group_ = init.node.attr_i("group", 1);
     if (init.node.op_type() == "FusedConv") {
       act_ = FusedActivation::read(init.node);  // the reference fallback already checked it
+      if (act_.kind == FusedActivation::Kind::Relu) clamp_ = {true, 0.0f, kInf};
+      if (act_.kind == FusedActivation::Kind::Clip) clamp_ = {true, act_.alpha, act_.beta};
+      if (clamp_.on) act_.kind = FusedActivation::Kind::None;  // done by the clamp
       if (init.node.input(3)) {
         usable_ = false;
         return;
@@ -111,7 +117,7 @@ class FastConv : public FastKernel {
       const int64_t per_plane = std::max<int64_t>(1, g.OH * g.OW * (g.M / g.C));
       ctx.parallel_for(g.N * g.C, std::max<int64_t>(1, 16384 / per_plane),
                        [&](int64_t b0, int64_t b1) {
-                         depthwise_conv_nchw(g, xp, w_.data<float>(), bp, yp, b0, b1);
+                         depthwise_conv_nchw(g, xp, w_.data<float>(), bp, yp, b0, b1, clamp_);
                        });
       act_.apply(y.data<float>(), y.numel());
       ran_fast();
@@ -131,7 +137,8 @@ class FastConv : public FastKernel {
         const float* xn = x->data<float>() + n * C * P;
         float* yn = y.data<float>() + n * M * P;
         ctx.parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
-          pointwise_f32(w_.data<float>(), bp, M, C, xn, P, yn, 16 * b0, std::min(P, 16 * b1));
+          pointwise_f32(w_.data<float>(), bp, M, C, xn, P, yn, 16 * b0, std::min(P, 16 * b1),
+                        clamp_);
         });
       }
       act_.apply(y.data<float>(), y.numel());
@@ -160,6 +167,7 @@ class FastConv : public FastKernel {
     e->prim.execute(s, args);
     if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
     s.wait();
+    clamp_f32(clamp_, y.data<float>(), y.numel());
     act_.apply(y.data<float>(), y.numel());
     ran_fast();
     ctx.set_output(0, y);
@@ -282,7 +290,9 @@ class FastConv : public FastKernel {
   }
 
   nn::SpatialAttrs attrs_;
-  FusedActivation act_;  // None for Conv
+  static constexpr float kInf = std::numeric_limits<float>::infinity();
+  FusedActivation act_;  // None for Conv, and for Relu / Clip (clamp_)
+  OutputClamp clamp_;    // FusedConv's Relu or Clip, applied as outputs are stored
   int64_t group_ = 1;
   int threads_ = 1;
   Tensor w_;  // the constant weights (shares the initializer's buffer)

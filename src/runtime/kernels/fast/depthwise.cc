@@ -1,5 +1,8 @@
 #include "runtime/kernels/fast/depthwise.h"
 
+// GCC 12 warns about the deliberately undefined pass-through operand inside
+// _mm512_max_ps / _mm512_min_ps (a false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
 #include <algorithm>
@@ -97,7 +100,7 @@ __attribute__((target("avx2,fma"))) void split_row(const T* row, const Depthwise
 template <int V>
 __attribute__((target("avx2,fma"))) inline void flat_block(int64_t q0, float bias, int64_t taps,
                                                            const float* const* base, const float* w,
-                                                           float* out) {
+                                                           float* out, const OutputClamp& clamp) {
   __m256 acc[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[v] = _mm256_set1_ps(bias);
@@ -107,6 +110,11 @@ __attribute__((target("avx2,fma"))) inline void flat_block(int64_t q0, float bia
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[v] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(src + 8 * v), acc[v]);
   }
+  if (clamp.on) {
+    const __m256 lo = _mm256_set1_ps(clamp.lo), hi = _mm256_set1_ps(clamp.hi);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[v] = _mm256_min_ps(hi, _mm256_max_ps(lo, acc[v]));
+  }
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) _mm256_storeu_ps(out + q0 + 8 * v, acc[v]);
 }
@@ -115,7 +123,7 @@ __attribute__((target("avx2,fma"))) inline void flat_block(int64_t q0, float bia
 template <int V>
 __attribute__((target("avx512f"))) void flat_block512(int64_t q0, float bias, int64_t taps,
                                                       const float* const* base, const float* w,
-                                                      float* out) {
+                                                      float* out, const OutputClamp& clamp) {
   __m512 acc[V];
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) acc[v] = _mm512_set1_ps(bias);
@@ -124,6 +132,11 @@ __attribute__((target("avx512f"))) void flat_block512(int64_t q0, float bias, in
     const float* src = base[t] + q0;
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v) acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + 16 * v), acc[v]);
+  }
+  if (clamp.on) {
+    const __m512 lo = _mm512_set1_ps(clamp.lo), hi = _mm512_set1_ps(clamp.hi);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[v] = _mm512_min_ps(hi, _mm512_max_ps(lo, acc[v]));
   }
 #pragma GCC unroll 8
   for (int v = 0; v < V; ++v) _mm512_storeu_ps(out + q0 + 16 * v, acc[v]);
@@ -136,15 +149,15 @@ bool has_avx512() {
 
 // out[q] for q < flat (rounded up to 16; buffers have the slack).
 inline void flat_frame(int64_t flat, float bias, int64_t taps, const float* const* base,
-                       const float* w, float* out) {
+                       const float* w, float* out, const OutputClamp& clamp = {}) {
   int64_t q = 0;
   if (has_avx512()) {
-    for (; q + 64 <= flat; q += 64) flat_block512<4>(q, bias, taps, base, w, out);
-    for (; q < flat; q += 16) flat_block512<1>(q, bias, taps, base, w, out);
+    for (; q + 64 <= flat; q += 64) flat_block512<4>(q, bias, taps, base, w, out, clamp);
+    for (; q < flat; q += 16) flat_block512<1>(q, bias, taps, base, w, out, clamp);
     return;
   }
-  for (; q + 64 <= flat; q += 64) flat_block<8>(q, bias, taps, base, w, out);
-  for (; q < flat; q += 8) flat_block<1>(q, bias, taps, base, w, out);
+  for (; q + 64 <= flat; q += 64) flat_block<8>(q, bias, taps, base, w, out, clamp);
+  for (; q < flat; q += 8) flat_block<1>(q, bias, taps, base, w, out, clamp);
 }
 
 // acc[q] = bias + sum over taps t of w[t] * base[t][q] (int32, wrapping) for
@@ -271,14 +284,15 @@ void split_channel(const T* xc, const DepthwiseGeometry& g, const Planes& p, Buf
 }  // namespace
 
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
-                         const float* bias, float* y) {
-  depthwise_conv_nchw(g, x, w, bias, y, 0, g.N * g.C);
+                         const float* bias, float* y, const OutputClamp& clamp) {
+  depthwise_conv_nchw(g, x, w, bias, y, 0, g.N * g.C, clamp);
 }
 
 __attribute__((target("avx2,fma"))) void depthwise_conv_nchw(const DepthwiseGeometry& g,
                                                              const float* x, const float* w,
                                                              const float* bias, float* y,
-                                                             int64_t begin, int64_t end) {
+                                                             int64_t begin, int64_t end,
+                                                             const OutputClamp& clamp) {
   const int64_t taps = g.KH * g.KW, mult = g.M / g.C;
   const Planes p = plan(g);
   Buffers<float>& b = setup<float>(g, p);
@@ -290,7 +304,7 @@ __attribute__((target("avx2,fma"))) void depthwise_conv_nchw(const DepthwiseGeom
       const int64_t m = c * mult + mm;
       const float* wm = w + m * taps;
       const float bm = bias ? bias[m] : 0.0f;
-      flat_frame(flat, bm, taps, b.base.data(), wm, b.out.data());
+      flat_frame(flat, bm, taps, b.base.data(), wm, b.out.data(), clamp);
       float* ym = y + (n * g.M + m) * g.OH * g.OW;
       if (p.Wq == g.OW) {
         std::memcpy(ym, b.out.data(), g.OH * g.OW * sizeof(float));

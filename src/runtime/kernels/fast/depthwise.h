@@ -12,11 +12,14 @@
 // (kw * dilation) % s at index ow + (kw * dilation) / s: contiguous loads
 // for any stride and dilation. Accumulators stay in registers for blocks of
 // output columns; the sum starts from the bias and adds taps in (kh, kw)
-// order with FMA.
+// order with FMA. An optional OutputClamp (FusedConv's Relu / Clip) is
+// applied in registers as the sums are stored.
 #pragma once
 
 #include <array>
 #include <cstdint>
+
+#include "runtime/kernels/fast/pointwise.h"  // OutputClamp
 
 namespace onnxq::runtime::fast {
 
@@ -31,12 +34,13 @@ bool depthwise_supported();
 
 // x: [N, C, H, W], w: [M, 1, KH, KW], bias: [M] or nullptr, y: [N, M, OH, OW].
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
-                         const float* bias, float* y);
+                         const float* bias, float* y, const OutputClamp& clamp = {});
 // The same for the input planes nc in [begin, end) (nc = n * C + c) only:
 // the unit of work split across threads (each plane is computed the same
 // way whatever the split).
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
-                         const float* bias, float* y, int64_t begin, int64_t end);
+                         const float* bias, float* y, int64_t begin, int64_t end,
+                         const OutputClamp& clamp = {});
 
 // Depthwise QLinearConv on 8-bit NCHW tensors, bit-exact with the reference:
 //   acc[m, p] = bias[m] + sum over the taps inside the input of
