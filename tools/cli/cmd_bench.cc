@@ -147,26 +147,9 @@ Shape feed_shape(const ir::Value& v, const Shape* given, int64_t batch) {
 Tensor random_tensor(const std::string& name, DType dt, const Shape& shape, std::mt19937_64& rng) {
   if (shape_numel(shape) > (int64_t{1} << 30))
     throw Error("input '" + name + "' " + shape_str(shape) + " is too large to benchmark (over 2^30 elements)");
-  Tensor t(dt, shape);
-  const int64_t n = t.numel();
-  auto unit = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };
-  switch (dt) {
-    case DType::Float: for (int64_t i = 0; i < n; ++i) t.data<float>()[i] = static_cast<float>(unit()); break;
-    case DType::Double: for (int64_t i = 0; i < n; ++i) t.data<double>()[i] = unit(); break;
-    case DType::Float16: for (int64_t i = 0; i < n; ++i) t.data<Float16>()[i] = Float16(static_cast<float>(unit())); break;
-    case DType::BFloat16: for (int64_t i = 0; i < n; ++i) t.data<BFloat16>()[i] = BFloat16(static_cast<float>(unit())); break;
-    case DType::Bool: for (int64_t i = 0; i < n; ++i) t.data<bool>()[i] = (rng() >> 63) != 0; break;
-    case DType::UInt8: for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(rng() >> 56); break;
-    case DType::Int8: for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(rng() >> 56); break;
-    case DType::UInt16: for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = static_cast<uint16_t>(rng() >> 48); break;
-    case DType::Int16: for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = static_cast<int16_t>(rng() >> 48); break;
-    case DType::Int32: for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = static_cast<int32_t>(rng() % 10); break;
-    case DType::Int64: for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = static_cast<int64_t>(rng() % 10); break;
-    case DType::UInt32: for (int64_t i = 0; i < n; ++i) t.data<uint32_t>()[i] = static_cast<uint32_t>(rng() % 10); break;
-    case DType::UInt64: for (int64_t i = 0; i < n; ++i) t.data<uint64_t>()[i] = rng() % 10; break;
-    default:
-      throw Error("cannot generate " + dtype_name(dt) + " values for input '" + name + "'; give data with --data PATH");
-  }
+  Tensor t = random_values(dt, shape, rng);
+  if (!t.defined())
+    throw Error("cannot generate " + dtype_name(dt) + " values for input '" + name + "'; give data with --data PATH");
   return t;
 }
 

@@ -136,28 +136,10 @@ Tensor random_tensor(const ir::Value& v, std::mt19937_64& rng) {
   if (numel > (int64_t{1} << 30))
     throw Error("--random: input '" + v.name() + "' (" + ty.str() + ") is too large for --random (over 2^30 "
                 "elements); give it with --input " + v.name() + "=FILE");
-  Tensor t(ty.elem, shape);
-  int64_t n = t.numel();
-  auto unit = [&] { return static_cast<double>(rng() >> 11) * 0x1.0p-53; };  // [0, 1)
-  auto bits = [&] { return rng(); };
-  switch (ty.elem) {
-    case DType::Float: for (int64_t i = 0; i < n; ++i) t.data<float>()[i] = static_cast<float>(unit()); break;
-    case DType::Double: for (int64_t i = 0; i < n; ++i) t.data<double>()[i] = unit(); break;
-    case DType::Float16: for (int64_t i = 0; i < n; ++i) t.data<Float16>()[i] = Float16(static_cast<float>(unit())); break;
-    case DType::BFloat16: for (int64_t i = 0; i < n; ++i) t.data<BFloat16>()[i] = BFloat16(static_cast<float>(unit())); break;
-    case DType::Bool: for (int64_t i = 0; i < n; ++i) t.data<bool>()[i] = (bits() >> 63) != 0; break;
-    case DType::UInt8: for (int64_t i = 0; i < n; ++i) t.data<uint8_t>()[i] = static_cast<uint8_t>(bits() >> 56); break;
-    case DType::Int8: for (int64_t i = 0; i < n; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(bits() >> 56); break;
-    case DType::UInt16: for (int64_t i = 0; i < n; ++i) t.data<uint16_t>()[i] = static_cast<uint16_t>(bits() >> 48); break;
-    case DType::Int16: for (int64_t i = 0; i < n; ++i) t.data<int16_t>()[i] = static_cast<int16_t>(bits() >> 48); break;
-    case DType::Int32: for (int64_t i = 0; i < n; ++i) t.data<int32_t>()[i] = static_cast<int32_t>(bits() % 10); break;
-    case DType::Int64: for (int64_t i = 0; i < n; ++i) t.data<int64_t>()[i] = static_cast<int64_t>(bits() % 10); break;
-    case DType::UInt32: for (int64_t i = 0; i < n; ++i) t.data<uint32_t>()[i] = static_cast<uint32_t>(bits() % 10); break;
-    case DType::UInt64: for (int64_t i = 0; i < n; ++i) t.data<uint64_t>()[i] = bits() % 10; break;
-    default:
-      throw Error("--random: cannot generate " + dtype_name(ty.elem) + " values for input '" +
-                  v.name() + "'; give it with --input " + v.name() + "=FILE");
-  }
+  Tensor t = random_values(ty.elem, shape, rng);
+  if (!t.defined())
+    throw Error("--random: cannot generate " + dtype_name(ty.elem) + " values for input '" +
+                v.name() + "'; give it with --input " + v.name() + "=FILE");
   return t;
 }
 

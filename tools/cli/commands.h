@@ -7,6 +7,9 @@
 #include <vector>
 
 #include <CLI/CLI.hpp>
+#include <random>
+
+#include "ir/tensor.h"
 
 namespace onnxq::cli {
 
@@ -34,5 +37,9 @@ std::string group_digits(long long n);
 std::string human_bytes(double bytes);
 // Compact number: %.6g, "nan", "inf".
 std::string fmt_number(double v);
+// Seeded values of a type (`run --random`, `bench`): floats uniform in
+// [0, 1), 8/16-bit integers and bool over their full range, wider integers
+// in [0, 10). An undefined Tensor for a type it cannot generate (strings).
+Tensor random_values(DType dtype, const Shape& shape, std::mt19937_64& rng);
 
 }  // namespace onnxq::cli
