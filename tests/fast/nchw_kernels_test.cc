@@ -6,7 +6,7 @@
 //     weight zero points and scales, bias; its float-sum path and (kernels
 //     with sums beyond 2^24) its int32 path; 1, 2 and 3 threads;
 //   - com.microsoft QLinearAdd (fast/qlinear_binary.cc): random shapes,
-//     types, scales and zero points; broadcasting goes to the reference;
+//     types, scales and zero points (broadcasts: qlinear_binary_test.cc);
 //   - com.microsoft QLinearGlobalAveragePool (fast/qglobal_pool.cc).
 //   - pointwise QLinearConv (fast/qpointwise.cc, AVX-512 VNNI): channel and
 //     pixel counts that are not multiples of 4 / 16, both types, zero
@@ -347,8 +347,8 @@ TEST(FastQLinearAdd, RandomMatchesReferenceBitForBit) {
   }
 }
 
-// Broadcast operands are the reference's job (and still correct).
-TEST(FastQLinearAdd, BroadcastFallsBack) {
+// A per-channel broadcast operand (squeeze-excite); more in qlinear_binary_test.cc.
+TEST(FastQLinearAdd, PerChannelBroadcast) {
   const DType t = DType::UInt8;
   const std::vector<In> in{feed(random_q8(t, {1, 8, 5, 5}, 1)),
                            constant(Tensor::scalar<float>(0.02f)),
