@@ -235,4 +235,48 @@ inline void expect_ort_bit_exact(const ir::Model& m, const runtime::NamedTensors
   }
 }
 
+// A float CNN with every op the lowering handles between the convolutions:
+// Conv+Relu, MaxPool, a residual Add, AveragePool, Concat (two parameter
+// sets), GlobalAveragePool, Flatten, Gemm.
+inline std::string residual_cnn_file() {
+  auto m = new_model(13);
+  ir::Graph& g = *m->graph;
+  ir::Value* x = input(g, "input", {-1, 3, 8, 8});
+  x->type.shape->at(0) = ir::Dim{-1, "batch"};
+  auto conv = [&](ir::Value* in, int64_t cin, int64_t cout, int64_t k, uint64_t seed,
+                  const std::string& name) {
+    ir::Node* c =
+        g.add_node("Conv",
+                   {in, init(g, name + ".w", uniform({cout, cin, k, k}, seed, -0.5f, 0.5f)),
+                    init(g, name + ".b", uniform({cout}, seed + 1, -0.1f, 0.1f))},
+                   {name}, "", name);
+    c->set_attr_ints("pads", {k / 2, k / 2, k / 2, k / 2});
+    return c->output(0);
+  };
+  ir::Value* c1 = g.add_node("Relu", {conv(x, 3, 8, 3, 1, "conv1")}, {"relu1"})->output(0);
+  ir::Node* mp = g.add_node("MaxPool", {c1}, {"pool1"});
+  mp->set_attr_ints("kernel_shape", {2, 2});
+  mp->set_attr_ints("strides", {2, 2});
+  ir::Value* c2 =
+      g.add_node("Relu", {conv(mp->output(0), 8, 8, 1, 3, "conv2")}, {"relu2"})->output(0);
+  ir::Value* res = g.add_node("Add", {mp->output(0), c2}, {"residual"})->output(0);
+  ir::Node* ap = g.add_node("AveragePool", {res}, {"avg"});
+  ap->set_attr_ints("kernel_shape", {2, 2});
+  ap->set_attr_ints("strides", {2, 2});
+  ir::Value* c3 = conv(ap->output(0), 8, 4, 1, 5, "conv3");
+  ir::Node* cat = g.add_node("Concat", {ap->output(0), c3}, {"cat"});
+  cat->set_attr_i("axis", 1);
+  ir::Value* gap = g.add_node("GlobalAveragePool", {cat->output(0)}, {"gap"})->output(0);
+  ir::Value* flat = g.add_node("Flatten", {gap}, {"flat"})->output(0);
+  ir::Node* fc = g.add_node("Gemm",
+                            {flat, init(g, "fc.w", uniform({10, 12}, 7, -0.5f, 0.5f)),
+                             init(g, "fc.b", uniform({10}, 8, -0.1f, 0.1f))},
+                            {"logits"}, "", "fc");
+  fc->set_attr_i("transB", 1);
+  set_output(g, fc->output(0), "logits");
+  std::string path = test::temp_dir() + "/residual_cnn.onnx";
+  ir::save_model(*m, path);
+  return path;
+}
+
 }  // namespace onnxq::lower_test
