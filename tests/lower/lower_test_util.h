@@ -77,16 +77,22 @@ inline quant::QuantParams per_tensor(float s, int64_t zp, DType t = DType::UInt8
   return p;
 }
 
-inline ir::Value* add_q(ir::Graph& g, ir::Value* x, const quant::QuantParams& p,
-                        const std::string& name) {
+// A Q/DQ node's inputs: x, then scale and zero point as initializers named
+// after the node (per-tensor scalars, or [C] vectors when per channel).
+inline std::vector<ir::Value*> qdq_inputs(ir::Graph& g, ir::Value* x, const quant::QuantParams& p,
+                                          const std::string& name) {
   Tensor zp(p.type, p.per_channel() ? Shape{static_cast<int64_t>(p.scale.size())} : Shape{});
   Tensor sc = p.per_channel()
                   ? Tensor::from_vector<float>({static_cast<int64_t>(p.scale.size())}, p.scale)
                   : Tensor::scalar<float>(p.scale[0]);
   for (size_t i = 0; i < p.zero_point.size(); ++i)
     set_int(zp, static_cast<int64_t>(i), p.zero_point[i]);
-  ir::Node* q = g.add_node("QuantizeLinear",
-                           {x, init(g, name + "_scale", sc), init(g, name + "_zp", zp)}, {name});
+  return {x, init(g, name + "_scale", sc), init(g, name + "_zp", zp)};
+}
+
+inline ir::Value* add_q(ir::Graph& g, ir::Value* x, const quant::QuantParams& p,
+                        const std::string& name) {
+  ir::Node* q = g.add_node("QuantizeLinear", qdq_inputs(g, x, p, name), {name});
   if (p.per_channel()) q->set_attr_i("axis", p.axis);
   q->output(0)->type.kind = ir::TypeInfo::Kind::Tensor;
   q->output(0)->type.elem = p.type;
@@ -96,14 +102,7 @@ inline ir::Value* add_q(ir::Graph& g, ir::Value* x, const quant::QuantParams& p,
 
 inline ir::Value* add_dq(ir::Graph& g, ir::Value* q, const quant::QuantParams& p,
                          const std::string& name) {
-  Tensor zp(p.type, p.per_channel() ? Shape{static_cast<int64_t>(p.scale.size())} : Shape{});
-  Tensor sc = p.per_channel()
-                  ? Tensor::from_vector<float>({static_cast<int64_t>(p.scale.size())}, p.scale)
-                  : Tensor::scalar<float>(p.scale[0]);
-  for (size_t i = 0; i < p.zero_point.size(); ++i)
-    set_int(zp, static_cast<int64_t>(i), p.zero_point[i]);
-  ir::Node* dq = g.add_node("DequantizeLinear",
-                            {q, init(g, name + "_scale", sc), init(g, name + "_zp", zp)}, {name});
+  ir::Node* dq = g.add_node("DequantizeLinear", qdq_inputs(g, q, p, name), {name});
   if (p.per_channel()) dq->set_attr_i("axis", p.axis);
   dq->output(0)->type.kind = ir::TypeInfo::Kind::Tensor;
   dq->output(0)->type.elem = DType::Float;
