@@ -21,12 +21,14 @@ std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
     if (o && o->initializer() && o->initializer()->same_as(*v->initializer()))
       m->graph->set_initializer(v, *o->initializer());
   }
+  if (opts.fold_constants) opt::fold_constants(*m);
   if (opts.qdq_groups_to_integer) {
     opt::fold_activation_into_q(*m);
     opt::qdq_to_integer(*m);
   }
   if (opts.fuse_activations || opts.fuse_all_activations)
     opt::fuse_conv_activation(*m, opts.fuse_all_activations);
+  if (opts.nhwc_int8) opt::nhwc_int8(*m);
   return m;
 }
 

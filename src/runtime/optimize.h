@@ -24,6 +24,13 @@ struct OptimizeOptions {
   bool fuse_all_activations = false;
   // DequantizeLinear → Conv / MatMul / Gemm → QuantizeLinear → one integer op.
   bool qdq_groups_to_integer = true;
+  // 8-bit convolutions on channels-last (NHWC) activations, as ONNX
+  // Runtime's NHWC transformer does: QLinearConv → com.onnxq NhwcQLinearConv
+  // with Transposes around it, then Transpose pairs cancelled through
+  // layout-agnostic operators (optimize/nhwc_int8.cc).
+  bool nhwc_int8 = true;
+  // Constant nodes become initializers (optimize/fold_constants.cc).
+  bool fold_constants = true;
 };
 
 // A copy of `model` with the optimizations applied (graph inputs and

@@ -18,4 +18,12 @@ int fold_activation_into_q(ir::Model& model);
 //   ==> one integer operator (qdq_to_integer.cc).
 int qdq_to_integer(ir::Model& model);
 
+// QLinearConv (2-D, 8-bit) ==> Transpose → com.onnxq NhwcQLinearConv →
+// Transpose, and the NHWC layout carried through MaxPool, QLinearAdd, ...
+// with cancelled Transpose pairs (nhwc_int8.cc).
+int nhwc_int8(ir::Model& model);
+
+// Constant ==> initializer (fold_constants.cc).
+int fold_constants(ir::Model& model);
+
 }  // namespace onnxq::runtime::opt

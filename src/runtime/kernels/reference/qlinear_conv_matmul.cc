@@ -26,6 +26,7 @@
 
 #include "runtime/kernels/reference/conv_util.h"
 #include "runtime/kernels/reference/quant_util.h"
+#include "runtime/kernels/reference/tensor_util.h"
 
 namespace onnxq::runtime {
 namespace {
@@ -194,8 +195,11 @@ class QLinearConvKernel : public IntConvBase {
     }
   }
 
-  void compute(KernelContext& ctx) override {
-    const Tensor& x = ctx.in(0);
+  void compute(KernelContext& ctx) override { ctx.set_output(0, run(ctx, ctx.in(0))); }
+
+ protected:
+  // The NCHW result for the NCHW input x (the other inputs from ctx).
+  Tensor run(KernelContext& ctx, const Tensor& x) const {
     const Tensor& w = ctx.in(3);
     const Tensor* y_zp = ctx.input(7);
     const Tensor* bias = ctx.input(8);
@@ -228,7 +232,25 @@ class QLinearConvKernel : public IntConvBase {
       const int32_t a = quant::wrap_int32(acc[i] + b[m]);
       q[i] = quant::requantize_one(a, mult[m], zy, r);
     }
-    ctx.set_output(0, quant::from_ints(out_type, p.out_shape, q));
+    return quant::from_ints(out_type, p.out_shape, q);
+  }
+};
+
+// com.onnxq NhwcQLinearConv: QLinearConv's inputs and attributes with x
+// [N, H, W, C] and y [N, OH, OW, M] (channels last; the weight stays
+// [M, C / group, KH, KW]). Created only by the runtime's optimizer
+// (runtime/optimize/nhwc_int8.cc); this reference is QLinearConv between
+// two transposes, so the fast kernels are checked against QLinearConv.
+class NhwcQLinearConvKernel : public QLinearConvKernel {
+ public:
+  explicit NhwcQLinearConvKernel(const KernelInit& init) : QLinearConvKernel(init) {}
+
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.in(0);
+    if (x.rank() != 4)
+      throw ctx.error("x must be 4-D [N, H, W, C], got " + shape_str(x.shape()));
+    const Tensor y = run(ctx, permute_copy(x, x.shape(), {0, 3, 1, 2}));
+    ctx.set_output(0, permute_copy(y, y.shape(), {0, 2, 3, 1}));
   }
 };
 
@@ -483,6 +505,8 @@ void dynamic_quantize_matmul(KernelContext& ctx) {
 
 ONNXQ_REGISTER_KERNEL("", "QLinearConv", 10, kMaxOpset, ({DType::UInt8, DType::Int8}),
                       make<QLinearConvKernel>());
+ONNXQ_REGISTER_KERNEL("com.onnxq", "NhwcQLinearConv", 1, kMaxOpset,
+                      ({DType::UInt8, DType::Int8}), make<NhwcQLinearConvKernel>());
 ONNXQ_REGISTER_KERNEL("", "ConvInteger", 10, kMaxOpset, ({DType::UInt8, DType::Int8}),
                       make<ConvIntegerKernel>());
 ONNXQ_REGISTER_KERNEL("", "QLinearMatMul", 10, kMaxOpset, ({DType::UInt8, DType::Int8}),
