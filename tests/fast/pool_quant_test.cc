@@ -82,6 +82,50 @@ TEST(FastPool, MaxPoolRandomGeometries) {
   }
 }
 
+// 8-bit MaxPool: random geometries wide enough for the 32-column vectors
+// (interior columns, borders, strides 1-3), uint8 and int8 values over the
+// whole range; with the AVX-512 masked rows and with the AVX2 ones
+// (ONNXQ_NO_AVX512=1).
+void maxpool_8bit_random() {
+  std::mt19937 rng(777);
+  for (int it = 0; it < 80; ++it) {
+    const DType dt = it % 2 ? DType::Int8 : DType::UInt8;
+    const bool one_d = it % 8 == 7;
+    const int64_t N = 1 + rng() % 2, C = 1 + rng() % 4;
+    const int64_t H = one_d ? 0 : 1 + rng() % 9, W = 1 + rng() % 150;
+    const int64_t kh = one_d ? 0 : 1 + rng() % 4, kw = 1 + rng() % 4;
+    const int64_t sh = 1 + rng() % 3, sw = 1 + rng() % 3;
+    const int64_t ph = one_d ? 0 : rng() % kh, pw = rng() % kw, ph2 = one_d ? 0 : rng() % kh,
+                  pw2 = rng() % kw;
+    const bool ceil = rng() % 4 == 0;
+    if ((!one_d && H + ph + ph2 < kh) || W + pw + pw2 < kw) continue;
+    const Shape xs = one_d ? Shape{N, C, W} : Shape{N, C, H, W};
+    Attrs attrs = [=](ir::Node& n) {
+      n.set_attr_ints("kernel_shape", one_d ? std::vector<int64_t>{kw} : std::vector<int64_t>{kh, kw});
+      n.set_attr_ints("strides", one_d ? std::vector<int64_t>{sw} : std::vector<int64_t>{sh, sw});
+      n.set_attr_ints("pads", one_d ? std::vector<int64_t>{pw, pw2}
+                                    : std::vector<int64_t>{ph, pw, ph2, pw2});
+      if (ceil) n.set_attr_i("ceil_mode", 1);
+    };
+    SCOPED_TRACE(dtype_name(dt) + shape_str(xs) + " k " + std::to_string(kh) + "x" +
+                 std::to_string(kw) + " s " + std::to_string(sh) + "x" + std::to_string(sw));
+    expect_exact("MaxPool", {feed(random_q8(dt, xs, 50 + it))}, attrs, 12);
+  }
+  // ResNet-18's stem pool on 64 x 112 x 112 bytes.
+  expect_exact("MaxPool", {feed(random_q8(DType::UInt8, {1, 64, 112, 112}, 3))}, [](ir::Node& n) {
+    n.set_attr_ints("kernel_shape", {3, 3});
+    n.set_attr_ints("strides", {2, 2});
+    n.set_attr_ints("pads", {1, 1, 1, 1});
+  });
+}
+
+TEST(FastPool, MaxPool8BitRandomGeometries) {
+  maxpool_8bit_random();
+  ::setenv("ONNXQ_NO_AVX512", "1", 1);
+  maxpool_8bit_random();
+  ::unsetenv("ONNXQ_NO_AVX512");
+}
+
 TEST(FastPool, MaxPoolModelShapes) {
   // PP-OCR's 2x2 stride 2, a 3x3 stride 2 pad 1 stem pool, SAME_UPPER.
   expect_exact("MaxPool", {feed(random_float({1, 200, 2, 96}, 1))}, [](ir::Node& n) {

@@ -1,5 +1,5 @@
-// AVX2 fast paths of float32 MaxPool (1-D and 2-D windows, no dilation,
-// no Indices output) and GlobalAveragePool.
+// AVX2 fast paths of MaxPool (float32, uint8, int8; 1-D and 2-D windows,
+// no dilation, no Indices output) and float32 GlobalAveragePool.
 //
 // MaxPool: the reference folds the taps of a window in (kh, kw) order,
 // best = first tap inside the input, then best = v > best ? v : best, which
@@ -9,6 +9,9 @@
 // stride 2: even/odd deinterleave of two loads); border columns, other
 // strides and rows take the reference's scalar fold. A window with no tap
 // inside the input gives the lowest float, as in the reference.
+// 8-bit MaxPool (the int8 networks' stem pool): the same scheme, 32 output
+// columns per vector (max_epu8 / max_epi8; stride 2: an even/odd byte
+// deinterleave of two loads). Integer max is exact in any order.
 //
 // GlobalAveragePool: the reference sums each plane in order in float and
 // divides by its size. Vectorizing along a plane would reorder the sum, so
@@ -32,21 +35,22 @@ struct Pool2D {
 };
 
 // The reference's fold for output (oh, ow) of one plane.
-inline float max_window(const Pool2D& g, const float* x, int64_t oh, int64_t ow) {
+template <class T>
+inline T max_window(const Pool2D& g, const T* x, int64_t oh, int64_t ow) {
   const int64_t h0 = oh * g.sh - g.pt, w0 = ow * g.sw - g.pl;
   bool any = false;
-  float best = 0;
+  T best = 0;
   for (int64_t kh = 0; kh < g.KH; ++kh) {
     const int64_t ih = h0 + kh;
     if (ih < 0 || ih >= g.H) continue;
     for (int64_t kw = 0; kw < g.KW; ++kw) {
       const int64_t iw = w0 + kw;
       if (iw < 0 || iw >= g.W) continue;
-      const float v = x[ih * g.W + iw];
+      const T v = x[ih * g.W + iw];
       if (!any || v > best) best = v, any = true;
     }
   }
-  return any ? best : std::numeric_limits<float>::lowest();
+  return any ? best : std::numeric_limits<T>::lowest();
 }
 
 #pragma GCC push_options
@@ -82,6 +86,105 @@ void max_row_vec(const Pool2D& g, const float* x, float* y, int64_t oh, int64_t 
   }
   for (; ow < hi; ++ow) y[oh * g.OW + ow] = max_window(g, x, oh, ow);
 }
+
+struct MaxU8 {
+  using T = uint8_t;
+  static __m256i max(__m256i a, __m256i b) { return _mm256_max_epu8(a, b); }
+};
+struct MaxI8 {
+  using T = int8_t;
+  static __m256i max(__m256i a, __m256i b) { return _mm256_max_epi8(a, b); }
+};
+
+// The even bytes of the 64 bytes lo:hi (32 lanes).
+inline __m256i even_bytes(__m256i lo, __m256i hi) {
+  const __m256i split = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+                                         0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  // Per 128-bit lane: 8 even bytes, then 8 odd; then the even quadwords first.
+  const __m256i a = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(lo, split), 0xD8);
+  const __m256i c = _mm256_permute4x64_epi64(_mm256_shuffle_epi8(hi, split), 0xD8);
+  return _mm256_permute2x128_si256(a, c, 0x20);
+}
+
+inline __m256i even_bytes(const void* p) {
+  const auto* b = static_cast<const __m256i*>(p);
+  return even_bytes(_mm256_loadu_si256(b), _mm256_loadu_si256(b + 1));
+}
+
+// max_row_vec for 8-bit planes, 32 columns at a time.
+template <class Ops>
+void max_row_vec8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y, int64_t oh,
+                  int64_t lo, int64_t hi) {
+  const int64_t h0 = oh * g.sh - g.pt;
+  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(g.KH, g.H - h0);
+  int64_t ow = lo;
+  for (; kh0 < kh1 && ow + 32 <= hi; ow += 32) {
+    const int64_t w0 = ow * g.sw - g.pl;
+    __m256i best = _mm256_setzero_si256();
+    bool first = true;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const typename Ops::T* r = x + (h0 + kh) * g.W + w0;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const __m256i v = g.sw == 1 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r + kw))
+                                    : even_bytes(r + kw);
+        best = first ? v : Ops::max(v, best);
+        first = false;
+      }
+    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + oh * g.OW + ow), best);
+  }
+  for (; ow < hi; ++ow) y[oh * g.OW + ow] = max_window(g, x, oh, ow);
+}
+
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,avx512f,avx512bw,avx512vl")
+
+// Output columns [ow, hi) of row oh, fewer than 32, as one vector of
+// masked loads and a masked store (AVX-512 BW): rows narrower than a
+// vector (28x28 -> 14x14 planes) need no scalar fold. Taps are inside the
+// row ([lo, hi) as for max_row_vec8 with reach KW); masked-off bytes are
+// never read.
+template <class Ops>
+void max_row_tail8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y, int64_t oh,
+                   int64_t ow, int64_t hi) {
+  const int64_t h0 = oh * g.sh - g.pt;
+  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(g.KH, g.H - h0);
+  const int64_t n = hi - ow;
+  if (n <= 0) return;
+  if (kh0 >= kh1) {  // no input row under the window: the scalar fold gives lowest
+    for (int64_t c = ow; c < hi; ++c) y[oh * g.OW + c] = max_window(g, x, oh, c);
+    return;
+  }
+  const int64_t bytes = g.sw * (n - 1) + 1;  // from the first tap of column ow to the last of hi-1
+  const auto mask_of = [](int64_t c) -> __mmask32 {
+    return c >= 32 ? ~__mmask32{0} : c <= 0 ? 0 : static_cast<__mmask32>((uint64_t{1} << c) - 1);
+  };
+  const __mmask32 m0 = mask_of(bytes), m1 = mask_of(bytes - 32);
+  const int64_t w0 = ow * g.sw - g.pl;
+  __m256i best = _mm256_setzero_si256();
+  bool first = true;
+  for (int64_t kh = kh0; kh < kh1; ++kh) {
+    const typename Ops::T* r = x + (h0 + kh) * g.W + w0;
+    for (int64_t kw = 0; kw < g.KW; ++kw) {
+      const __m256i a = _mm256_maskz_loadu_epi8(m0, r + kw);
+      const __m256i v = g.sw == 1 ? a : even_bytes(a, _mm256_maskz_loadu_epi8(m1, r + kw + 32));
+      best = first ? v : Ops::max(v, best);
+      first = false;
+    }
+  }
+  _mm256_mask_storeu_epi8(y + oh * g.OW + ow, mask_of(n), best);
+}
+
+// Columns [lo, hi) of row oh in blocks of 32 masked columns.
+template <class Ops>
+void max_row_masked8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y, int64_t oh,
+                     int64_t lo, int64_t hi) {
+  for (int64_t ow = lo; ow < hi; ow += 32) max_row_tail8<Ops>(g, x, y, oh, ow, std::min(hi, ow + 32));
+}
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
 
 // In-register transpose: r[k] lane j <- r[j] lane k.
 inline void transpose8(__m256* r) {
@@ -135,6 +238,7 @@ class FastMaxPool : public FastKernel {
       : FastKernel(std::move(fallback)) {
     attrs_ = nn::SpatialAttrs::read(init.node);  // valid: the reference accepted the node
     const size_t r = attrs_.kernel_shape.size();
+    masked_ = simd_avx512bw();
     usable_ = simd_avx2() && (r == 1 || r == 2) &&
               std::all_of(attrs_.dilations.begin(), attrs_.dilations.end(),
                           [](int64_t d) { return d == 1; });
@@ -142,7 +246,9 @@ class FastMaxPool : public FastKernel {
 
   void compute(KernelContext& ctx) override {
     const Tensor* xt = ctx.input(0);
-    if (!xt || xt->dtype() != DType::Float || xt->rank() != 2 + static_cast<int>(attrs_.kernel_shape.size()) ||
+    const DType dt = xt ? xt->dtype() : DType::Undefined;
+    if (!xt || (dt != DType::Float && dt != DType::UInt8 && dt != DType::Int8) ||
+        xt->rank() != 2 + static_cast<int>(attrs_.kernel_shape.size()) ||
         (ctx.num_outputs() > 1 && ctx.output_wanted(1)))
       return run_fallback(ctx);
     nn::Geometry geo;
@@ -158,31 +264,50 @@ class FastMaxPool : public FastKernel {
                    geo.kernel[2], geo.stride[1], geo.stride[2], geo.pad_begin[1], geo.pad_begin[2]};
     Shape out_shape = {xt->dim(0), xt->dim(1)};
     for (int64_t d : geo.out_shape()) out_shape.push_back(d);
-    Tensor& y = ctx.output_uninitialized(0, DType::Float, out_shape);
-    const int64_t planes = xt->dim(0) * xt->dim(1), in_sz = g.H * g.W, out_sz = g.OH * g.OW;
+    Tensor& y = ctx.output_uninitialized(0, dt, out_shape);
+    switch (dt) {
+      case DType::UInt8:
+        return masked_ ? run<uint8_t>(ctx, g, *xt, y, 1, false, max_row_masked8<MaxU8>)
+                       : run<uint8_t>(ctx, g, *xt, y, 32, true, max_row_vec8<MaxU8>);
+      case DType::Int8:
+        return masked_ ? run<int8_t>(ctx, g, *xt, y, 1, false, max_row_masked8<MaxI8>)
+                       : run<int8_t>(ctx, g, *xt, y, 32, true, max_row_vec8<MaxI8>);
+      default: return run<float>(ctx, g, *xt, y, 8, true, max_row_vec);
+    }
+  }
+
+ private:
+  // Every plane: scalar border columns, interior columns (at least `lanes`
+  // of them) with `row_vec` (strides 1 and 2), scalar rows for other
+  // strides. `over_read`: row_vec's stride-2 loads reach one element past
+  // the last tap (unmasked vectors).
+  template <class T, class RowVec>
+  void run(KernelContext& ctx, const Pool2D& g, const Tensor& xt, Tensor& y, int64_t lanes,
+           bool over_read, RowVec row_vec) {
+    const int64_t planes = xt.dim(0) * xt.dim(1), in_sz = g.H * g.W, out_sz = g.OH * g.OW;
     if (planes == 0 || out_sz == 0) return;
-    // Interior columns: w0 >= 0 and the last load (stride 2: one float past
-    // the last tap) inside the row.
-    const int64_t reach = g.sw == 1 ? g.KW : g.KW + 1;
+    // Interior columns: w0 >= 0 and the last load inside the row.
+    const int64_t reach = g.sw == 2 && over_read ? g.KW + 1 : g.KW;
     int64_t lo = (g.pl + g.sw - 1) / g.sw, hi = 0;
     if (g.W - reach + g.pl >= 0) hi = (g.W - reach + g.pl) / g.sw + 1;
     lo = std::min(lo, g.OW);
     hi = std::clamp(hi, lo, g.OW);
-    const bool vec = g.sw <= 2;
-    const float* xd = xt->data<float>();
-    float* yd = y.data<float>();
-    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, in_sz));
+    const bool vec = g.sw <= 2 && hi - lo >= lanes;
+    const T* xd = xt.data<T>();
+    T* yd = y.data<T>();
+    const int64_t grain =
+        std::max<int64_t>(1, kElementwiseGrain / std::max<int64_t>(1, in_sz * sizeof(T) / 4));
     ctx.parallel_for(planes, grain, [&](int64_t p0, int64_t p1) {
       for (int64_t p = p0; p < p1; ++p) {
-        const float* x = xd + p * in_sz;
-        float* yp = yd + p * out_sz;
+        const T* x = xd + p * in_sz;
+        T* yp = yd + p * out_sz;
         for (int64_t oh = 0; oh < g.OH; ++oh) {
           if (!vec) {
             for (int64_t ow = 0; ow < g.OW; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
             continue;
           }
           for (int64_t ow = 0; ow < lo; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
-          max_row_vec(g, x, yp, oh, lo, hi);
+          row_vec(g, x, yp, oh, lo, hi);
           for (int64_t ow = hi; ow < g.OW; ++ow) yp[oh * g.OW + ow] = max_window(g, x, oh, ow);
         }
       }
@@ -191,6 +316,7 @@ class FastMaxPool : public FastKernel {
 
  private:
   nn::SpatialAttrs attrs_;
+  bool masked_ = false;  // 8-bit rows as masked AVX-512 BW vectors
 };
 
 class FastGlobalAveragePool : public FastKernel {
@@ -238,7 +364,7 @@ constexpr int kPriority = 10;
 
 }  // namespace
 
-ONNXQ_REGISTER_FAST_KERNEL("", "MaxPool", 1, kMaxOpset, {DType::Float}, kPriority,
+ONNXQ_REGISTER_FAST_KERNEL("", "MaxPool", 1, kMaxOpset, ({DType::Float, DType::UInt8, DType::Int8}), kPriority,
                            fast_factory<FastMaxPool>());
 ONNXQ_REGISTER_FAST_KERNEL("", "GlobalAveragePool", 1, kMaxOpset, {DType::Float}, kPriority,
                            fast_factory<FastGlobalAveragePool>());

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 
 #include "runtime/kernels/fast/dnnl_common.h"
 
@@ -30,6 +31,16 @@ namespace onnxq::runtime::fast {
 inline bool simd_avx2() {
   static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   return ok;
+}
+
+// Whether the CPU runs AVX-512 F/BW/VL kernels that have an AVX2
+// alternative (8-bit MaxPool). ONNXQ_NO_AVX512=1 in the environment picks
+// the AVX2 alternative, read when a kernel is built (tests run both).
+inline bool simd_avx512bw() {
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vl");
+  const char* off = std::getenv("ONNXQ_NO_AVX512");
+  return ok && !(off && off[0] == '1');
 }
 
 // Elements per parallel_for chunk for cheap elementwise work: small
