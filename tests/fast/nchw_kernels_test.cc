@@ -5,8 +5,7 @@
 //     batch), uint8 / int8 activations and outputs, zero points, per-channel
 //     weight zero points and scales, bias; its float-sum path and (kernels
 //     with sums beyond 2^24) its int32 path; 1, 2 and 3 threads;
-//   - com.microsoft QLinearAdd (fast/qlinear_binary.cc): random shapes,
-//     types, scales and zero points (broadcasts: qlinear_binary_test.cc);
+//   (com.microsoft QLinearAdd / QLinearMul: qlinear_binary_test.cc);
 //   - com.microsoft QLinearGlobalAveragePool (fast/qglobal_pool.cc).
 //   - pointwise QLinearConv (fast/qpointwise.cc, AVX-512 VNNI): channel and
 //     pixel counts that are not multiples of 4 / 16, both types, zero
@@ -303,64 +302,6 @@ TEST(FastPointwiseF32, MatchesReferenceAnyThreadCount) {
     EXPECT_TRUE(bit_exact(run_fast(*m, f, 2), y1));
     EXPECT_TRUE(bit_exact(run_fast(*m, f, 3), y1));
   }
-}
-
-// ------------------------------------------------------------ QLinearAdd
-
-TEST(FastQLinearAdd, RandomMatchesReferenceBitForBit) {
-  std::mt19937 rng(31337);
-  for (int it = 0; it < 60; ++it) {
-    const DType t = rng() % 2 ? DType::UInt8 : DType::Int8;
-    auto pick = [&](std::vector<int64_t> v) { return v[rng() % v.size()]; };
-    const Shape s =
-        it % 7 == 0 ? Shape{pick({2, 5, 33, 100})}
-                    : Shape{pick({1, 2}), pick({1, 3, 24}), pick({1, 7, 28}), pick({2, 7, 28, 31})};
-    auto zp = [&]() {
-      return type_lo(t) +
-             static_cast<int>(rng() % static_cast<uint32_t>(type_hi(t) - type_lo(t) + 1));
-    };
-    std::uniform_real_distribution<float> us(0.001f, 0.2f);
-    const float sa = us(rng), sb = us(rng), sc = it % 5 == 0 ? us(rng) * 0.05f : us(rng);
-    const int za = zp(), zb = zp(), zc = zp();
-    const bool with_zps = it % 6 != 5;
-    const std::vector<In> in{feed(random_q8(t, s, 100 + it)),
-                             constant(Tensor::scalar<float>(sa)),
-                             with_zps ? constant(q8_scalar(t, za)) : absent(),
-                             feed(random_q8(t, s, 200 + it)),
-                             constant(Tensor::scalar<float>(sb)),
-                             with_zps ? constant(q8_scalar(t, zb)) : absent(),
-                             constant(Tensor::scalar<float>(sc)),
-                             with_zps ? constant(q8_scalar(t, zc)) : absent()};
-    SCOPED_TRACE(shape_str(s) + " " + dtype_name(t) + " sa " + std::to_string(sa) + " sb " +
-                 std::to_string(sb) + " sc " + std::to_string(sc));
-    auto m = one_node("QLinearAdd", in, {}, 17, "com.microsoft");
-    const auto f = feeds_of(in);
-    const Tensor ref = run_model(*m, f, true).at(0);
-    auto& counters = runtime::fast::fast_counters();
-    for (int threads : {1, 2}) {
-      const int64_t f0 = counters.fast.load();
-      EXPECT_TRUE(bit_exact(run_fast(*m, f, threads), ref)) << threads << " threads";
-      if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        EXPECT_EQ(counters.fast.load() - f0, 1);
-      }
-    }
-  }
-}
-
-// A per-channel broadcast operand (squeeze-excite); more in qlinear_binary_test.cc.
-TEST(FastQLinearAdd, PerChannelBroadcast) {
-  const DType t = DType::UInt8;
-  const std::vector<In> in{feed(random_q8(t, {1, 8, 5, 5}, 1)),
-                           constant(Tensor::scalar<float>(0.02f)),
-                           constant(q8_scalar(t, 120)),
-                           feed(random_q8(t, {1, 8, 1, 1}, 2)),
-                           constant(Tensor::scalar<float>(0.03f)),
-                           constant(q8_scalar(t, 130)),
-                           constant(Tensor::scalar<float>(0.04f)),
-                           constant(q8_scalar(t, 128))};
-  auto m = one_node("QLinearAdd", in, {}, 17, "com.microsoft");
-  const auto f = feeds_of(in);
-  EXPECT_TRUE(bit_exact(run_fast(*m, f, 1), run_model(*m, f, true).at(0)));
 }
 
 // ------------------------------------------------------------ QLinearGlobalAveragePool
