@@ -16,48 +16,8 @@
 // 2 timed runs).
 'use strict';
 const fs = require('fs');
-const path = require('path');
 
-function loadOrt() {
-  const root = path.resolve(__dirname, '..', '.deps', 'node', 'node_modules', 'onnxruntime-node');
-  return require(root);
-}
-
-function parseNpy(buf, label) {
-  if (buf.readUInt8(0) !== 0x93 || buf.toString('latin1', 1, 6) !== 'NUMPY') throw new Error(`${label}: not .npy`);
-  const major = buf.readUInt8(6);
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const off = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', off, off + hlen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header)[1];
-  if (descr !== '<f4') throw new Error(`${label}: only float32 inputs are supported, got ${descr}`);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',').map(s => s.trim()).filter(s => s).map(Number);
-  const n = shape.reduce((a, b) => a * b, 1);
-  const start = off + hlen;
-  const bytes = Buffer.from(buf.subarray(start, start + n * 4));  // aligned copy
-  return { shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, n) };
-}
-
-function readNpz(file) {
-  const buf = fs.readFileSync(file);
-  let eocd = -1;
-  for (let p = buf.length - 22; p >= 0; p--) if (buf.readUInt32LE(p) === 0x06054b50) { eocd = p; break; }
-  if (eocd < 0) throw new Error(`${file}: not a zip archive`);
-  const count = buf.readUInt16LE(eocd + 10);
-  let cd = buf.readUInt32LE(eocd + 16);
-  const out = [];
-  for (let i = 0; i < count; i++) {
-    const method = buf.readUInt16LE(cd + 10), csize = buf.readUInt32LE(cd + 20);
-    const nlen = buf.readUInt16LE(cd + 28), xlen = buf.readUInt16LE(cd + 30), clen = buf.readUInt16LE(cd + 32);
-    const local = buf.readUInt32LE(cd + 42);
-    const name = buf.toString('utf8', cd + 46, cd + 46 + nlen);
-    cd += 46 + nlen + xlen + clen;
-    if (method !== 0) throw new Error(`${file}: ${name} is compressed (only stored entries are supported)`);
-    const data = local + 30 + buf.readUInt16LE(local + 26) + buf.readUInt16LE(local + 28);
-    out.push([name.replace(/\.npy$/, ''), parseNpy(buf.subarray(data, data + csize), name)]);
-  }
-  return out;
-}
+const { loadOrt, readNpz } = require('../tests/ort/npz');
 
 function median(v) {
   const s = [...v].sort((a, b) => a - b);
@@ -85,7 +45,7 @@ async function main() {
     graphOptimizationLevel: 'all',
   });
   const feeds = {};
-  for (const [name, arr] of readNpz(input)) feeds[name] = new ort.Tensor('float32', arr.data, arr.shape);
+  for (const [name, arr] of readNpz(input)) feeds[name] = new ort.Tensor(arr.type, arr.data, arr.shape);
   const since = t => Number(process.hrtime.bigint() - t) / 1e9;
   const tWarm = process.hrtime.bigint();
   for (let r = 0; r < warmup; r++) {
