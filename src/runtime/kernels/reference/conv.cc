@@ -83,37 +83,18 @@ void conv_forward(const Geometry& g, int64_t N, int64_t C, int64_t M, int64_t gr
           axpy(out_sz, static_cast<A>(wk[0]), xc, acc.data());
           continue;
         }
-        for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-          const int64_t off_d = kd * g.dilation[0] - g.pad_begin[0];
-          int64_t d_lo, d_hi;
-          nn::valid_range(g.out[0], g.stride[0], off_d, g.in[0], d_lo, d_hi);
-          for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-            const int64_t off_h = kh * g.dilation[1] - g.pad_begin[1];
-            int64_t h_lo, h_hi;
-            nn::valid_range(g.out[1], g.stride[1], off_h, g.in[1], h_lo, h_hi);
-            for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-              const int64_t off_w = kw * g.dilation[2] - g.pad_begin[2];
-              int64_t w_lo, w_hi;
-              nn::valid_range(g.out[2], g.stride[2], off_w, g.in[2], w_lo, w_hi);
-              const A wv = static_cast<A>(wk[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]);
-              const int64_t sw = g.stride[2];
-              for (int64_t od = d_lo; od < d_hi; ++od) {
-                const int64_t id = od * g.stride[0] + off_d;
-                for (int64_t oh = h_lo; oh < h_hi; ++oh) {
-                  const int64_t ih = oh * g.stride[1] + off_h;
-                  const T* xrow = xc + (id * g.in[1] + ih) * g.in[2];
-                  A* arow = acc.data() + (od * g.out[1] + oh) * g.out[2];
-                  if (sw == 1) {
-                    axpy(w_hi - w_lo, wv, xrow + w_lo + off_w, arow + w_lo);
-                  } else {
-                    for (int64_t ow = w_lo; ow < w_hi; ++ow)
-                      arow[ow] += wv * static_cast<A>(xrow[ow * sw + off_w]);
-                  }
-                }
-              }
-            }
+        const int64_t sw = g.stride[2];
+        nn::for_each_tap_row(g, false, [&](int64_t k, int64_t out_row, int64_t in_row,
+                                           int64_t lo, int64_t hi, int64_t off_w) {
+          const A wv = static_cast<A>(wk[k]);
+          const T* xrow = xc + in_row;
+          A* arow = acc.data() + out_row;
+          if (sw == 1) {
+            axpy(hi - lo, wv, xrow + lo + off_w, arow + lo);
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) arow[ow] += wv * static_cast<A>(xrow[ow * sw + off_w]);
           }
-        }
+        });
       }
       store_plane(acc, y + (n * M + m) * out_sz);
     }
@@ -189,37 +170,18 @@ void conv_transpose_forward(const Geometry& g, int64_t N, int64_t C, int64_t M, 
         const int64_t c = grp * Cg + cg;
         const T* xc = x + (n * C + c) * in_sz;
         const T* wk = w + (c * Mg + mg) * k_sz;
-        for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-          const int64_t off_d = kd * g.dilation[0] - g.pad_begin[0];
-          int64_t d_lo, d_hi;  // input positions whose output lands inside
-          nn::valid_range(g.in[0], g.stride[0], off_d, g.out[0], d_lo, d_hi);
-          for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-            const int64_t off_h = kh * g.dilation[1] - g.pad_begin[1];
-            int64_t h_lo, h_hi;
-            nn::valid_range(g.in[1], g.stride[1], off_h, g.out[1], h_lo, h_hi);
-            for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-              const int64_t off_w = kw * g.dilation[2] - g.pad_begin[2];
-              int64_t w_lo, w_hi;
-              nn::valid_range(g.in[2], g.stride[2], off_w, g.out[2], w_lo, w_hi);
-              const A wv = static_cast<A>(wk[(kd * g.kernel[1] + kh) * g.kernel[2] + kw]);
-              const int64_t sw = g.stride[2];
-              for (int64_t id = d_lo; id < d_hi; ++id) {
-                const int64_t od = id * g.stride[0] + off_d;
-                for (int64_t ih = h_lo; ih < h_hi; ++ih) {
-                  const int64_t oh = ih * g.stride[1] + off_h;
-                  const T* xrow = xc + (id * g.in[1] + ih) * g.in[2];
-                  A* arow = acc.data() + (od * g.out[1] + oh) * g.out[2];
-                  if (sw == 1) {
-                    axpy(w_hi - w_lo, wv, xrow + w_lo, arow + w_lo + off_w);
-                  } else {
-                    for (int64_t iw = w_lo; iw < w_hi; ++iw)
-                      arow[iw * sw + off_w] += wv * static_cast<A>(xrow[iw]);
-                  }
-                }
-              }
-            }
+        const int64_t sw = g.stride[2];
+        nn::for_each_tap_row(g, true, [&](int64_t k, int64_t in_row, int64_t out_row,
+                                          int64_t lo, int64_t hi, int64_t off_w) {
+          const A wv = static_cast<A>(wk[k]);
+          const T* xrow = xc + in_row;
+          A* arow = acc.data() + out_row;
+          if (sw == 1) {
+            axpy(hi - lo, wv, xrow + lo, arow + lo + off_w);
+          } else {
+            for (int64_t iw = lo; iw < hi; ++iw) arow[iw * sw + off_w] += wv * static_cast<A>(xrow[iw]);
           }
-        }
+        });
       }
       store_plane(acc, y + (n * M + m) * out_sz);
     }

@@ -167,6 +167,43 @@ inline void valid_range(int64_t out, int64_t stride, int64_t offset, int64_t in,
   hi = std::clamp<int64_t>(hi, lo, out);
 }
 
+// The windows of a convolution walked tap by tap: for every kernel tap
+// (kd, kh, kw) -> k, and every pair of rows it links, calls
+//   row(k, a_row, b_row, lo, hi, off_w)
+// meaning: position i in [lo, hi) of the row starting at flat offset a_row
+// links to position i * stride_w + off_w of the row at b_row. Gather
+// (Conv, scatter = false): a = output, b = input. Scatter (ConvTranspose):
+// a = input, b = output. Only links inside both tensors are visited, so
+// padding contributes nothing.
+template <class RowFn>
+void for_each_tap_row(const Geometry& g, bool scatter, RowFn&& row) {
+  const std::array<int64_t, 3>& a = scatter ? g.in : g.out;
+  const std::array<int64_t, 3>& b = scatter ? g.out : g.in;
+  for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
+    const int64_t off_d = kd * g.dilation[0] - g.pad_begin[0];
+    int64_t d_lo, d_hi;
+    valid_range(a[0], g.stride[0], off_d, b[0], d_lo, d_hi);
+    for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
+      const int64_t off_h = kh * g.dilation[1] - g.pad_begin[1];
+      int64_t h_lo, h_hi;
+      valid_range(a[1], g.stride[1], off_h, b[1], h_lo, h_hi);
+      for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
+        const int64_t off_w = kw * g.dilation[2] - g.pad_begin[2];
+        int64_t w_lo, w_hi;
+        valid_range(a[2], g.stride[2], off_w, b[2], w_lo, w_hi);
+        const int64_t k = (kd * g.kernel[1] + kh) * g.kernel[2] + kw;
+        for (int64_t i0 = d_lo; i0 < d_hi; ++i0) {
+          const int64_t j0 = i0 * g.stride[0] + off_d;
+          for (int64_t i1 = h_lo; i1 < h_hi; ++i1) {
+            const int64_t j1 = i1 * g.stride[1] + off_h;
+            row(k, (i0 * a[1] + i1) * a[2], (j0 * b[1] + j1) * b[2], w_lo, w_hi, off_w);
+          }
+        }
+      }
+    }
+  }
+}
+
 }  // namespace onnxq::runtime::nn
 
 namespace onnxq::runtime {

@@ -57,32 +57,13 @@ std::vector<int64_t> int_conv(const Geometry& g, int64_t N, int64_t C, int64_t M
       for (int64_t cg = 0; cg < Cg; ++cg) {
         const int32_t* xc = xs + (n * C + grp * Cg + cg) * in_sz;
         const int32_t* wk = ws + (m * Cg + cg) * k_sz;
-        for (int64_t kd = 0; kd < g.kernel[0]; ++kd) {
-          const int64_t off_d = kd * g.dilation[0] - g.pad_begin[0];
-          int64_t d_lo, d_hi;
-          nn::valid_range(g.out[0], g.stride[0], off_d, g.in[0], d_lo, d_hi);
-          for (int64_t kh = 0; kh < g.kernel[1]; ++kh) {
-            const int64_t off_h = kh * g.dilation[1] - g.pad_begin[1];
-            int64_t h_lo, h_hi;
-            nn::valid_range(g.out[1], g.stride[1], off_h, g.in[1], h_lo, h_hi);
-            for (int64_t kw = 0; kw < g.kernel[2]; ++kw) {
-              const int64_t off_w = kw * g.dilation[2] - g.pad_begin[2];
-              int64_t w_lo, w_hi;
-              nn::valid_range(g.out[2], g.stride[2], off_w, g.in[2], w_lo, w_hi);
-              const int64_t wv = wk[(kd * g.kernel[1] + kh) * g.kernel[2] + kw];
-              for (int64_t od = d_lo; od < d_hi; ++od) {
-                const int64_t id = od * g.stride[0] + off_d;
-                for (int64_t oh = h_lo; oh < h_hi; ++oh) {
-                  const int64_t ih = oh * g.stride[1] + off_h;
-                  const int32_t* xrow = xc + (id * g.in[1] + ih) * g.in[2];
-                  int64_t* arow = acc + (od * g.out[1] + oh) * g.out[2];
-                  for (int64_t ow = w_lo; ow < w_hi; ++ow)
-                    arow[ow] += wv * xrow[ow * g.stride[2] + off_w];
-                }
-              }
-            }
-          }
-        }
+        nn::for_each_tap_row(g, false, [&](int64_t k, int64_t out_row, int64_t in_row,
+                                           int64_t lo, int64_t hi, int64_t off_w) {
+          const int64_t wv = wk[k];
+          const int32_t* xrow = xc + in_row;
+          int64_t* arow = acc + out_row;
+          for (int64_t ow = lo; ow < hi; ++ow) arow[ow] += wv * xrow[ow * g.stride[2] + off_w];
+        });
       }
     }
   }
