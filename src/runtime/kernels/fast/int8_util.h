@@ -8,8 +8,13 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "ir/dtype.h"
+
+namespace onnxq::runtime::nn {
+struct Geometry;
+}
 
 namespace onnxq::runtime::fast {
 
@@ -33,6 +38,15 @@ void transpose_u8(const uint8_t* src, int64_t rows, int64_t cols, int64_t src_ld
 // The same without requantization (ConvInteger): y[m * P + p] = wrap(acc[p * ld + m] + add[m]).
 void add_transpose(const int32_t* acc, int64_t P, int64_t M, int64_t ld, const int32_t* add,
                    int32_t* y);
+
+// The output pixels (oh * OW + ow, in order) of a 2-D convolution whose
+// window reaches outside the H x W input, and for each the sum of
+// wk[m, kh, kw] over its taps inside the input (appended to wsum as
+// [pixel, M]): the zero-point corrections of the oneDNN int8 convolutions
+// (qconv.cc, nhwc_qconv.cc), whose padding adds 0 instead of x's zero point.
+void conv_border_sums(const nn::Geometry& g, int64_t H, int64_t W, const int64_t* wk, int64_t M,
+                      int64_t KH, int64_t KW, std::vector<int64_t>& pixels,
+                      std::vector<int64_t>& wsum);
 
 // Whether the AVX2 code paths are used (for tests: both must agree).
 bool int8_avx2_enabled();

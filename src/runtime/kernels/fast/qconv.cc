@@ -365,39 +365,8 @@ class FastIntConv : public FastKernel {
 
   // The border pixels of an output geometry and their sums of ws.
   void border_sums(const nn::Geometry& g, int64_t H, int64_t W, Entry& e) const {
-    const int64_t M = w_.dim(0), KH = w_.dim(2), KW = w_.dim(3), OH = g.out[1], OW = g.out[2];
-    // Valid tap ranges per output row / column.
-    auto ranges = [](int64_t out, int64_t in, int64_t k, int64_t s, int64_t d, int64_t pad) {
-      std::vector<std::pair<int64_t, int64_t>> r(static_cast<size_t>(out));
-      for (int64_t o = 0; o < out; ++o) {
-        int64_t lo = k, hi = 0;
-        for (int64_t t = 0; t < k; ++t) {
-          const int64_t i = o * s - pad + t * d;
-          if (i >= 0 && i < in) lo = std::min(lo, t), hi = t + 1;
-        }
-        r[o] = {lo, std::max(lo, hi)};
-      }
-      return r;
-    };
-    const auto rh = ranges(OH, H, KH, g.stride[1], g.dilation[1], g.pad_begin[1]);
-    const auto rw = ranges(OW, W, KW, g.stride[2], g.dilation[2], g.pad_begin[2]);
-    for (int64_t oh = 0; oh < OH; ++oh)
-      for (int64_t ow = 0; ow < OW; ++ow) {
-        const auto [h0, h1] = rh[oh];
-        const auto [w0, w1] = rw[ow];
-        if (h0 == 0 && h1 == KH && w0 == 0 && w1 == KW) continue;
-        e.border_pixels.push_back(oh * OW + ow);
-        for (int64_t m = 0; m < M; ++m) {
-          int64_t sum = 0;  // taps are either all valid or all not along a dilated axis
-          for (int64_t kh = h0; kh < h1; ++kh)
-            for (int64_t kw = w0; kw < w1; ++kw) {
-              const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
-              const int64_t iw = ow * g.stride[2] - g.pad_begin[2] + kw * g.dilation[2];
-              if (ih >= 0 && ih < H && iw >= 0 && iw < W) sum += wk_[(m * KH + kh) * KW + kw];
-            }
-          e.border_wsum.push_back(sum);
-        }
-      }
+    conv_border_sums(g, H, W, wk_.data(), w_.dim(0), w_.dim(2), w_.dim(3), e.border_pixels,
+                     e.border_wsum);
   }
 
   // The pointwise kernel, image by image; input groups and pixel blocks are
