@@ -31,6 +31,9 @@ struct OptimizeOptions {
   bool nhwc_int8 = true;
   // Constant nodes become initializers (optimize/fold_constants.cc).
   bool fold_constants = true;
+  // Chains of integer elementwise ops (the integer-only lowering's
+  // requantizations) → one com.onnxq IntegerChain (optimize/fuse_integer_chains.cc).
+  bool fuse_integer_chains = true;
 };
 
 // A copy of `model` with the optimizations applied (graph inputs and

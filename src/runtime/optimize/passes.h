@@ -26,4 +26,9 @@ int nhwc_int8(ir::Model& model);
 // Constant ==> initializer (fold_constants.cc).
 int fold_constants(ir::Model& model);
 
+// Chains of integer elementwise ops (the integer-only lowering's
+// requantizations) ==> one com.onnxq IntegerChain (fuse_integer_chains.cc;
+// the operator: kernels/fast/int_chain.h). Returns the chains made.
+int fuse_integer_chains(ir::Model& model);
+
 }  // namespace onnxq::runtime::opt
