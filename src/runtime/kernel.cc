@@ -3,6 +3,8 @@
 #include "runtime/parallel.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <new>
 
 namespace onnxq::runtime {
 
@@ -98,6 +100,77 @@ namespace onnxq::runtime {
 void KernelContext::parallel_for(int64_t n, int64_t grain,
                                  const std::function<void(int64_t, int64_t)>& fn) const {
   runtime::parallel_for(threads(), n, grain, fn);
+}
+
+}  // namespace onnxq::runtime
+
+namespace onnxq::runtime {
+
+namespace {
+
+// Per thread: the current step and the scratch buffers of step_scratch.
+// Buffer k serves the k-th owner asking within a step (below the outer
+// steps' owners when scopes nest); each keeps the largest size asked.
+struct StepState {
+  struct Free {
+    void operator()(void* p) const { std::free(p); }
+  };
+  struct Buffer {
+    std::unique_ptr<void, Free> p;
+    size_t size = 0;
+  };
+  KernelContext* ctx = nullptr;
+  std::vector<Buffer> buffers;
+  std::vector<std::pair<const void*, size_t>> owners;  // (owner, buffer) of open steps
+  size_t next = 0;                                     // first buffer no open step uses
+};
+
+StepState& step_state() {
+  thread_local StepState s;
+  return s;
+}
+
+}  // namespace
+
+KernelContext* current_step_context() { return step_state().ctx; }
+
+void* step_scratch(const void* owner, size_t bytes) {
+  StepState& s = step_state();
+  if (!s.ctx) return nullptr;
+  size_t k = s.next;
+  bool found = false;
+  for (size_t i = s.owners.size(); i-- > 0 && !found;)  // this step's owners are last
+    if (s.owners[i].first == owner) k = s.owners[i].second, found = true;
+  if (!found) {
+    s.owners.emplace_back(owner, k);
+    ++s.next;
+  }
+  if (k >= s.buffers.size()) s.buffers.resize(k + 1);
+  StepState::Buffer& b = s.buffers[k];
+  if (bytes > b.size || !b.p) {
+    const size_t n = (std::max<size_t>(bytes, 64) + 63) / 64 * 64;
+    b.p.reset();  // free first: the peak stays one buffer
+    void* p = std::aligned_alloc(64, n);
+    if (!p) throw std::bad_alloc();
+    b.p.reset(p);
+    b.size = n;
+  }
+  return b.p.get();
+}
+
+StepScope::StepScope(KernelContext& ctx) {
+  StepState& s = step_state();
+  saved_ctx_ = s.ctx;
+  saved_owners_ = s.owners.size();
+  saved_next_ = s.next;
+  s.ctx = &ctx;
+}
+
+StepScope::~StepScope() {
+  StepState& s = step_state();
+  s.ctx = saved_ctx_;
+  s.owners.resize(saved_owners_);
+  s.next = saved_next_;
 }
 
 }  // namespace onnxq::runtime

@@ -149,4 +149,32 @@ class KernelContext {
   Error error(const std::string& what) const;
 };
 
+// The session step running on the calling thread, for helpers that have no
+// KernelContext at hand (fast/dnnl_common.h: OutputSlot takes its tensor
+// from the session's buffer pool, Scratch from step_scratch). The Session
+// opens a StepScope around each kernel's compute; nested scopes (If / Loop
+// / Scan bodies) stack.
+KernelContext* current_step_context();
+
+// Scratch memory for `owner` (a Scratch object) valid until the innermost
+// StepScope of this thread ends, at least `bytes` bytes, 64-byte aligned;
+// its contents are unspecified. Within one step every owner gets its own
+// buffer; buffers are reused by the next steps (of any session on this
+// thread, which keeps them until it exits), so the memory is the largest
+// step's scratch, not the sum over the kernels. nullptr when no step runs
+// on this thread (the caller keeps its own buffer).
+void* step_scratch(const void* owner, size_t bytes);
+
+class StepScope {
+ public:
+  explicit StepScope(KernelContext& ctx);
+  ~StepScope();
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+ private:
+  KernelContext* saved_ctx_;
+  size_t saved_owners_, saved_next_;
+};
+
 }  // namespace onnxq::runtime

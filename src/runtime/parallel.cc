@@ -11,13 +11,13 @@ void parallel_for(int threads, int64_t n, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn) {
   if (n <= 0) return;
   grain = std::max<int64_t>(grain, 1);
-  if (threads <= 1 || n <= grain || omp_in_parallel()) {
+  // One contiguous chunk per thread, none smaller than grain: the items
+  // are independent, so static chunks balance well and cost one fork.
+  const int64_t chunks = std::min<int64_t>(threads, n / grain);
+  if (chunks <= 1 || omp_in_parallel()) {
     fn(0, n);
     return;
   }
-  // One contiguous chunk per thread (no smaller than grain): the items are
-  // independent, so static chunks balance well and cost one fork.
-  const int64_t chunks = std::min<int64_t>(threads, (n + grain - 1) / grain);
   const int64_t per = (n + chunks - 1) / chunks;
   std::exception_ptr error;
 #pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)

@@ -112,6 +112,49 @@ class BufferPool {
   std::shared_ptr<PoolCounters> counters_ = std::make_shared<PoolCounters>();
 };
 
+// ------------------------------------------------------------ step cost
+//
+// A step's work in element operations, from its input shapes, decides
+// whether it may use more than one thread (SessionOptions::parallel_min_work):
+// elements of its largest input or last output, or for convolutions and
+// matrix products their multiply-adds / 8 (measured on AVX-512: a conv's
+// multiply-adds run at 60-100 per ns, an elementwise loop at about 10
+// elements per ns). The last output covers steps whose output is larger
+// than their inputs (Resize, Expand); on a first run it is not known yet.
+struct StepCost {
+  enum class Kind { Elements, Conv, ConvTranspose, MatMul } kind = Kind::Elements;
+  int x = 0, w = 1;     // data and weight (B) inputs
+  int64_t stride = 1;   // product of the Conv strides
+  int64_t group = 1;
+  bool trans_b = false;
+};
+
+namespace {
+
+StepCost cost_model(const ir::Node& n) {
+  StepCost c;
+  const std::string& op = n.op_type();
+  const bool q = op == "QLinearConv" || op == "NhwcQLinearConv" || op == "QLinearMatMul" ||
+                 op == "QGemm";
+  c.w = q ? 3 : 1;
+  if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "QLinearConv" ||
+      op == "NhwcQLinearConv") {
+    c.kind = StepCost::Kind::Conv;
+    for (int64_t v : n.attr_ints("strides")) c.stride *= std::max<int64_t>(1, v);
+    c.group = std::max<int64_t>(1, n.attr_i("group", 1));
+  } else if (op == "ConvTranspose") {
+    c.kind = StepCost::Kind::ConvTranspose;
+  } else if (op == "MatMul" || op == "MatMulInteger" || op == "FusedMatMul" ||
+             op == "QLinearMatMul" || op == "Gemm" || op == "QGemm" ||
+             op == "MatMulIntegerToFloat" || op == "DynamicQuantizeMatMul") {
+    c.kind = StepCost::Kind::MatMul;
+    c.trans_b = (op == "Gemm" || op == "QGemm" || op == "FusedMatMul") && n.attr_i("transB", 0) != 0;
+  }
+  return c;
+}
+
+}  // namespace
+
 struct Session::GraphPlan {
   const ir::Graph* graph = nullptr;
   std::vector<const ir::Value*> slot_values;
@@ -124,6 +167,8 @@ struct Session::GraphPlan {
     std::vector<int> out_slots;  // -1 for an absent output
     std::vector<bool> out_wanted;
     std::vector<int> release;    // slots whose last use is this step
+    StepCost cost;               // how run() estimates the step's work
+    mutable int64_t last_out_numel = 0;  // largest output of the last run
   };
   std::vector<Step> steps;
   std::vector<int> input_slots;   // graph inputs in order (incl. overridable initializers)
@@ -193,6 +238,7 @@ Session::Session(const ir::Model& model, SessionOptions opts)
         step.out_slots.push_back(slot(v));
         step.out_wanted.push_back(v != nullptr);
       }
+      step.cost = cost_model(*n);
       KernelInit init{*n, step.opset, opts_.threads};
       const KernelDef* def =
           KernelRegistry::instance().find(n->domain(), n->op_type(), step.opset, init.input_type(0),
@@ -264,8 +310,8 @@ const Session::GraphPlan& Session::plan_for(const ir::Graph& g) const {
 
 class SessionContext : public KernelContext {
  public:
-  SessionContext(Session& s, const Session::GraphPlan::Step& step, Session::Env& env)
-      : session_(s), step_(step), env_(env) {}
+  SessionContext(Session& s, const Session::GraphPlan::Step& step, Session::Env& env, int threads)
+      : session_(s), step_(step), env_(env), threads_(threads) {}
   const ir::Node& node() const override { return *step_.node; }
   int opset() const override { return step_.opset; }
   int num_inputs() const override { return static_cast<int>(step_.in_slots.size()); }
@@ -291,7 +337,7 @@ class SessionContext : public KernelContext {
     session_.pool_->recycle(slot, session_.run_count_);
     slot = std::move(t);
   }
-  int threads() const override { return std::max(1, session_.opts_.threads); }
+  int threads() const override { return threads_; }
   std::vector<Tensor> run_subgraph(const ir::Graph& g, const std::vector<Tensor>& inputs) override {
     const auto& plan = session_.plan_for(g);
     return session_.run_graph(plan, &env_, inputs, plan.output_slots, nullptr, false);
@@ -331,8 +377,39 @@ class SessionContext : public KernelContext {
   Session& session_;
   const Session::GraphPlan::Step& step_;
   Session::Env& env_;
+  int threads_;
   std::vector<std::unique_ptr<Tensor>> scratch_;
 };
+
+// Threads a step may use: all of them only when its estimated work is
+// worth a fork/join (StepCost above).
+static int step_threads(const SessionOptions& opts, const Session::GraphPlan::Step& st,
+                        const Session::Env& env) {
+  const int threads = std::max(1, opts.threads);
+  if (threads == 1 || opts.parallel_min_work <= 0) return threads;
+  auto in = [&](int i) -> const Tensor* {
+    if (i < 0 || i >= static_cast<int>(st.in_slots.size()) || st.in_slots[i] < 0) return nullptr;
+    const Tensor& t = env.slots[st.in_slots[i]];
+    return t.defined() ? &t : nullptr;
+  };
+  int64_t work = st.last_out_numel;
+  for (size_t i = 0; i < st.in_slots.size(); ++i)
+    if (const Tensor* t = in(static_cast<int>(i))) work = std::max(work, t->numel());
+  const StepCost& c = st.cost;
+  const Tensor* x = in(c.kind == StepCost::Kind::Elements ? -1 : c.x);
+  const Tensor* w = in(c.kind == StepCost::Kind::Elements ? -1 : c.w);
+  int64_t macs = 0;
+  if (x && w && w->rank() >= 2 && w->dim(0) > 0) {
+    if (c.kind == StepCost::Kind::Conv && w->dim(1) > 0)
+      macs = x->numel() / (w->dim(1) * c.group) * w->numel() / c.stride;
+    else if (c.kind == StepCost::Kind::ConvTranspose)
+      macs = x->numel() * (w->numel() / w->dim(0));
+    else if (c.kind == StepCost::Kind::MatMul)
+      macs = x->numel() * (c.trans_b ? w->dim(-2) : w->dim(-1));
+  }
+  work = std::max(work, macs / 8);
+  return work >= opts.parallel_min_work ? threads : 1;
+}
 
 std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
                                        const std::vector<Tensor>& inputs,
@@ -352,8 +429,9 @@ std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
   for (int s : fetch_slots) keep[s] = 1;
   if (fresh_fetches) env.fresh = keep;
   for (const auto& step : plan.steps) {
-    SessionContext ctx(*this, step, env);
+    SessionContext ctx(*this, step, env, step_threads(opts_, step, env));
     try {
+      StepScope scope(ctx);
       step.kernel->compute(ctx);
     } catch (const Error& e) {
       std::string msg = e.what();
@@ -364,13 +442,16 @@ std::vector<Tensor> Session::run_graph(const GraphPlan& plan, const Env* parent,
     } catch (const std::exception& e) {
       throw Error(step.node->describe() + ": " + e.what());
     }
+    int64_t out_numel = 0;
     for (size_t i = 0; i < step.out_slots.size(); ++i) {
       int s = step.out_slots[i];
       if (s < 0) continue;
       if (!env.slots[s].defined())
         throw Error(step.node->describe() + ": kernel did not produce output " + std::to_string(i));
+      out_numel = std::max(out_numel, env.slots[s].numel());
       if (obs && *obs) (*obs)(*step.node, plan.slot_values[s]->name(), env.slots[s]);
     }
+    step.last_out_numel = out_numel;
     ctx.recycle_scratch();
     for (int s : step.release)
       if (!keep[s]) pool_->recycle(env.slots[s], run_count_);

@@ -11,13 +11,19 @@
 // observer or a kernel). Later outputs take the best-fitting idle buffer
 // (by byte size), within the run and across runs, so a run with the same
 // shapes as an earlier one allocates no intermediate buffers. Fetched values
-// get fresh buffers (the caller keeps them).
+// get fresh buffers (the caller keeps them). Each kernel's compute runs in a
+// runtime::StepScope (kernel.h): the fast kernels' outputs come from this
+// pool too, and their scratch (oneDNN reorders, scratchpads) from per-thread
+// buffers shared by all steps, so memory follows the live values, not the
+// number of nodes.
 //
 // Threads: a Session is used by one thread at a time (run() is not
 // reentrant from other threads; the pool and the kernels' caches are not
 // locked). SessionOptions::threads is the intra-operator parallelism:
-// kernels see it as KernelContext::threads(), and run() sets the calling
-// thread's OpenMP thread count (oneDNN) to it for the duration of the run.
+// kernels see it as KernelContext::threads() (1 for steps too small to be
+// worth a fork, SessionOptions::parallel_min_work), and run() sets the
+// calling thread's OpenMP thread count (oneDNN) to it for the duration of
+// the run.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +51,12 @@ struct SessionOptions {
   // values differ from the model's: calibration, debugging and anything
   // that fetches or observes intermediates must leave it off.
   bool optimize = false;
+  // Steps whose estimated work (element operations, from the input shapes:
+  // elements, or multiply-adds / 8 for Conv, MatMul, Gemm and their integer
+  // forms) is below this run on one thread: a fork/join of the OpenMP team
+  // costs more than such a step (runtime/parallel.h). 0 lets every step
+  // use all threads (tests that exercise the kernels' splits).
+  int64_t parallel_min_work = 1 << 17;
 };
 
 // Called after a main-graph node ran, once per produced output.

@@ -29,6 +29,7 @@
 
 #include "runtime/kernels/fast/simd_common.h"
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/parallel.h"
 
 namespace onnxq::runtime::fast {
 namespace {
@@ -167,7 +168,8 @@ void run_unary(KernelContext& ctx, const Tensor& x, const Op& op) {
   Tensor& y = ctx.output_uninitialized(0, DType::Float, x.shape());
   const float* xd = x.data<float>();
   float* yd = y.data<float>();
-  ctx.parallel_for(x.numel(), kElementwiseGrain,
+  // Chunks of half a step worth a fork/join (runtime/parallel.h).
+  ctx.parallel_for(x.numel(), kParallelMinWork / 2,
                    [&](int64_t lo, int64_t hi) { unary_row(op, xd + lo, yd + lo, hi - lo); });
 }
 

@@ -77,6 +77,11 @@ std::unique_ptr<Kernel> make_reference_kernel(const KernelInit& init) {
 }
 
 void* Scratch::get(size_t bytes) {
+  if (void* shared = step_scratch(this, bytes)) {
+    p_.reset();
+    size_ = 0;
+    return shared;
+  }
   if (bytes > size_ || !p_) {
     const size_t n = (std::max<size_t>(bytes, 64) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, n);

@@ -104,13 +104,20 @@ KernelFactory fast_factory() {
   };
 }
 
-// An output tensor kept by a kernel between runs: when nobody else holds
-// the previous run's tensor any more (the session released it), its buffer
-// is written again instead of allocating (and zero-filling, and faulting
-// in) a fresh one. Every element must be written by the caller.
+// Output 0 of the running kernel, which the caller then passes to
+// ctx.set_output(0, ...). Every element must be written by the caller.
+// Inside a session step it is the session's output_uninitialized(0): a
+// buffer from the session's pool, reused by later steps once released
+// (a kernel-held buffer would stay allocated for the whole run: at batch
+// 16 the sum of all outputs instead of the live ones). Outside a session
+// the kernel keeps its tensor between runs.
 class OutputSlot {
  public:
   Tensor& get(DType dtype, const Shape& shape) {
+    if (KernelContext* ctx = current_step_context()) {
+      t_ = Tensor();
+      return ctx->output_uninitialized(0, dtype, shape);
+    }
     if (!t_.defined() || t_.dtype() != dtype || t_.shape() != shape || t_.storage_use_count() != 1)
       t_ = Tensor(dtype, shape);
     return t_;
@@ -120,7 +127,11 @@ class OutputSlot {
   Tensor t_;
 };
 
-// A reusable, 64-byte aligned scratch buffer.
+// A reusable, 64-byte aligned scratch buffer, valid during the kernel's
+// compute. Inside a session step it comes from the thread's step scratch
+// (runtime::step_scratch: shared with the other steps, so a session holds
+// the largest step's scratch rather than every kernel's); outside, the
+// Scratch owns it.
 class Scratch {
  public:
   void* get(size_t bytes);

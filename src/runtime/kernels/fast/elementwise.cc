@@ -25,6 +25,7 @@
 
 #include "runtime/kernels/fast/simd_common.h"
 #include "runtime/kernels/kernel_util.h"
+#include "runtime/parallel.h"
 
 namespace onnxq::runtime::fast {
 namespace {
@@ -110,6 +111,10 @@ void affine_row(const float* x, float m, float k, float b, float* y, int64_t n) 
 #pragma GCC pop_options
 
 constexpr int kMaxDims = 16;
+
+// Elements per parallel_for chunk: half a step worth a fork/join
+// (runtime/parallel.h), so the steps the session lets use two threads split.
+constexpr int64_t kGrain = kParallelMinWork / 2;
 
 // The collapsed iteration space of a broadcast binary operation,
 // outermost dim first; the innermost strides are 0 or 1.
@@ -203,7 +208,7 @@ class FastBinary : public FastKernel {
     const float* pa = a->data<float>();
     const float* pb = b->data<float>();
     float* po = y.data<float>();
-    ctx.parallel_for(total, kElementwiseGrain,
+    ctx.parallel_for(total, kGrain,
                      [&](int64_t lo, int64_t hi) { run_plan<Op>(plan, pa, pb, po, lo, hi); });
   }
 };
@@ -260,7 +265,7 @@ class FastBatchNorm : public FastKernel {
     const float* xd = x.data<float>();
     float* yd = y.data<float>();
     if (N * C == 0 || S == 0) return;
-    const int64_t grain = std::max<int64_t>(1, kElementwiseGrain / S);
+    const int64_t grain = std::max<int64_t>(1, kGrain / S);
     ctx.parallel_for(N * C, grain, [&](int64_t lo, int64_t hi) {
       for (int64_t p = lo; p < hi; ++p) {
         const int64_t c = p % C;

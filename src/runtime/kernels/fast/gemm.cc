@@ -7,13 +7,16 @@
 // through strides, C fused as oneDNN's bias when alpha = beta = 1 and C is
 // one row ([N], [1, N]) or a scalar; otherwise alpha * AB + beta * C is
 // applied afterwards in the reference's order. Primitives are cached per
-// input shape.
+// input shape and thread count (the step's KernelContext::threads(): 1 for
+// products too small to be worth a fork). The output comes from the
+// session's pool (OutputSlot).
 //
 // Falls back to the reference for other element types, a non-constant Gemm
 // B, and anything oneDNN does not take (and for invalid inputs, so that the
 // error messages are the reference's). Numerics: float32 sums in oneDNN's
 // order (with FMA); tests/fast/gemm_test.cc bounds the difference.
 #include <map>
+#include <tuple>
 
 #include "runtime/kernels/fast/dnnl_common.h"
 #include "runtime/kernels/kernel_util.h"
@@ -88,7 +91,7 @@ void run_product(const Product& p, const void* a, const void* b, const void* bia
 class FastMatMul : public FastKernel {
  public:
   FastMatMul(const KernelInit& init, std::unique_ptr<Kernel> fallback)
-      : FastKernel(std::move(fallback)), threads_(fast_threads(init)) {
+      : FastKernel(std::move(fallback)) {
     if (const Tensor* b = init.constant_input(1); b && b->dtype() == DType::Float && b->rank() == 2)
       b_const_ = *b;
   }
@@ -103,12 +106,14 @@ class FastMatMul : public FastKernel {
     }
     const bool packed_b = b_const_.defined() && same_weights(*b, b_const_);
     std::lock_guard<std::mutex> lock(mu_);
-    Entry* e = entry(a->shape(), b->shape(), packed_b);
+    // The step's thread count (1 for small products, see runtime/parallel.h);
+    // oneDNN fixes it when a primitive is built, so it is part of the key.
+    ScopedThreads threads(ctx.threads());
+    Entry* e = entry(a->shape(), b->shape(), packed_b, ctx.threads());
     if (!e) {
       run_fallback(ctx);
       return;
     }
-    ScopedThreads threads(threads_);
     Tensor& y = out_.get(DType::Float, e->out_shape);
     run_product(e->product, a->raw(), b->raw(), nullptr, y.raw(), scratch_);
     ran_fast();
@@ -122,8 +127,8 @@ class FastMatMul : public FastKernel {
   };
 
   // mu_ is held. nullptr: not handled (shapes that do not multiply, or oneDNN declines).
-  Entry* entry(const Shape& as, const Shape& bs, bool packed_b) {
-    const auto key = std::make_tuple(as, bs, packed_b);
+  Entry* entry(const Shape& as, const Shape& bs, bool packed_b, int threads) {
+    const auto key = std::make_tuple(as, bs, packed_b, threads);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
     std::unique_ptr<Entry> e = build(as, bs, packed_b);
@@ -149,7 +154,6 @@ class FastMatMul : public FastKernel {
     e->out_shape = batch;
     if (!a_vec) e->out_shape.push_back(M);
     if (!b_vec) e->out_shape.push_back(N);
-    ScopedThreads threads(threads_);
     if (b_batch.empty()) {
       // One product: A's batch dims are rows.
       const int64_t R = shape_numel(a_batch) * M;
@@ -184,10 +188,9 @@ class FastMatMul : public FastKernel {
     return m;
   }
 
-  int threads_ = 1;
   Tensor b_const_;
   std::mutex mu_;
-  std::map<std::tuple<Shape, Shape, bool>, std::unique_ptr<Entry>> cache_;
+  std::map<std::tuple<Shape, Shape, bool, int>, std::unique_ptr<Entry>> cache_;
   std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
   OutputSlot out_;
   Scratch scratch_;
@@ -198,7 +201,7 @@ class FastMatMul : public FastKernel {
 class FastGemm : public FastKernel {
  public:
   FastGemm(const KernelInit& init, std::unique_ptr<Kernel> fallback)
-      : FastKernel(std::move(fallback)), threads_(fast_threads(init)) {
+      : FastKernel(std::move(fallback)) {
     const ir::Node& n = init.node;
     alpha_ = n.attr_f("alpha", 1.0f);
     beta_ = n.attr_f("beta", 1.0f);
@@ -255,12 +258,12 @@ class FastGemm : public FastKernel {
         bias = bias_row_.data();
       }
     }
-    Entry* e = entry(M, fuse_bias);
+    ScopedThreads threads(ctx.threads());  // see FastMatMul
+    Entry* e = entry(M, fuse_bias, ctx.threads());
     if (!e) {
       run_fallback(ctx);
       return;
     }
-    ScopedThreads threads(threads_);
     Tensor& y = out_.get(DType::Float, {M, N});
     float* yd = y.data<float>();
     run_product(e->product, a->raw(), nullptr, bias, yd, scratch_);
@@ -284,11 +287,10 @@ class FastGemm : public FastKernel {
   };
 
   // mu_ is held.
-  Entry* entry(int64_t M, bool bias) {
-    const auto key = std::make_pair(M, bias);
+  Entry* entry(int64_t M, bool bias, int threads) {
+    const auto key = std::make_tuple(M, bias, threads);
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
-    ScopedThreads threads(threads_);
     auto e = std::make_unique<Entry>();
     const memory::desc a_md = trans_a_ ? memory::desc({M, K_}, dt::f32, memory::dims{1, M})
                                        : memory::desc({M, K_}, dt::f32, tag::ab);
@@ -315,14 +317,13 @@ class FastGemm : public FastKernel {
     return m;
   }
 
-  int threads_ = 1;
   float alpha_ = 1, beta_ = 1;
   bool trans_a_ = false, trans_b_ = false;
   Tensor b_;
   int64_t K_ = 0, N_ = 0;
   std::vector<float> bias_row_;
   std::mutex mu_;
-  std::map<std::pair<int64_t, bool>, std::unique_ptr<Entry>> cache_;
+  std::map<std::tuple<int64_t, bool, int>, std::unique_ptr<Entry>> cache_;
   std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
   OutputSlot out_;
   Scratch scratch_;

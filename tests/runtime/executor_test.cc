@@ -1,0 +1,207 @@
+// Executor-level threading and scratch memory (runtime/parallel.h,
+// Session's per-step thread count, runtime::StepScope / step_scratch and
+// the fast kernels' outputs from the session pool): small work stays on
+// the calling thread, large work splits, and results are the same bits for
+// any thread count and any threshold.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "common/graph_builder.h"
+#include "runtime/kernel.h"
+#include "runtime/parallel.h"
+#include "runtime/session.h"
+
+namespace onnxq {
+namespace {
+
+using test::input;
+
+// ------------------------------------------------------------ parallel_for
+
+std::vector<std::pair<int64_t, int64_t>> chunks_of(int threads, int64_t n, int64_t grain) {
+  std::mutex mu;
+  std::vector<std::pair<int64_t, int64_t>> calls;
+  runtime::parallel_for(threads, n, grain, [&](int64_t b, int64_t e) {
+    std::lock_guard<std::mutex> lock(mu);
+    calls.emplace_back(b, e);
+  });
+  std::sort(calls.begin(), calls.end());
+  return calls;
+}
+
+TEST(ParallelFor, SplitsOnlyIntoChunksOfAtLeastTheGrain) {
+  using Calls = std::vector<std::pair<int64_t, int64_t>>;
+  EXPECT_EQ(chunks_of(2, 119, 60), (Calls{{0, 119}}));  // two chunks would be < 60
+  EXPECT_EQ(chunks_of(2, 120, 60), (Calls{{0, 60}, {60, 120}}));
+  EXPECT_EQ(chunks_of(3, 200, 60), (Calls{{0, 67}, {67, 134}, {134, 200}}));
+  EXPECT_EQ(chunks_of(3, 179, 60), (Calls{{0, 90}, {90, 179}}));
+  EXPECT_EQ(chunks_of(1, 1000, 1), (Calls{{0, 1000}}));
+  EXPECT_TRUE(chunks_of(2, 0, 1).empty());
+  EXPECT_EQ(runtime::parallel_grain(4), runtime::kParallelMinWork / 4);
+  EXPECT_EQ(runtime::parallel_grain(runtime::kParallelMinWork * 2), 1);
+}
+
+// ------------------------------------------------------------ step threads
+
+// test.exec RecordThreads / MatMul: y = x, and records ctx.threads().
+std::vector<int>& seen_threads() {
+  static std::vector<int> v;
+  return v;
+}
+void record_threads(runtime::KernelContext& ctx) {
+  seen_threads().push_back(ctx.threads());
+  ctx.set_output(0, ctx.in(0));
+}
+ONNXQ_REGISTER_KERNEL("test.exec", "RecordThreads", 1, runtime::kMaxOpset, {},
+                      runtime::stateless(record_threads));
+ONNXQ_REGISTER_KERNEL("test.exec", "MatMul", 1, runtime::kMaxOpset, {},
+                      runtime::stateless(record_threads));
+
+// The thread count the step of `op` saw, for inputs x (fed) and w (initializer).
+int step_threads(const std::string& op, const Shape& xs, const Shape& ws, int threads,
+                 int64_t min_work = runtime::kParallelMinWork) {
+  auto m = test::new_model(17);
+  m->set_opset("test.exec", 1);
+  ir::Graph& g = *m->graph;
+  ir::Value* x = input(g, "x", xs);
+  ir::Value* w = test::init(g, "w", Tensor(DType::Float, ws));
+  g.add_output(g.add_node(op, {x, w}, {"y"}, "test.exec")->output(0));
+  runtime::SessionOptions o;
+  o.threads = threads;
+  o.parallel_min_work = min_work;
+  runtime::Session s(*m, o);
+  seen_threads().clear();
+  s.run({{"x", Tensor(DType::Float, xs)}});
+  s.run({{"x", Tensor(DType::Float, xs)}});
+  EXPECT_EQ(seen_threads().size(), 2u);
+  EXPECT_EQ(seen_threads()[0], seen_threads()[1]) << "the decision changed between runs";
+  return seen_threads().back();
+}
+
+TEST(StepThreads, SmallStepsRunOnOneThread) {
+  const int64_t half = runtime::kParallelMinWork / 2;
+  EXPECT_EQ(step_threads("RecordThreads", {half}, {1}, 2), 1);
+  EXPECT_EQ(step_threads("RecordThreads", {2 * half}, {1}, 2), 2);
+  EXPECT_EQ(step_threads("RecordThreads", {1}, {2 * half}, 3), 3);  // any input counts
+  EXPECT_EQ(step_threads("RecordThreads", {16}, {1}, 2, 0), 2);     // threshold off
+  EXPECT_EQ(step_threads("RecordThreads", {2 * half}, {1}, 1), 1);
+  // A product counts multiply-adds / 8: [16, 256] x [256, 256] is 1M.
+  EXPECT_EQ(step_threads("MatMul", {16, 256}, {256, 256}, 2), 2);
+  EXPECT_EQ(step_threads("MatMul", {4, 256}, {256, 256}, 2), 1);
+  // The same inputs to an elementwise step: their 65536 elements are too few.
+  EXPECT_EQ(step_threads("RecordThreads", {16, 256}, {256, 256}, 2), 1);
+}
+
+// Fast elementwise kernels split at any threshold give the same bits as
+// one thread (their items are independent), and the same as the reference.
+TEST(StepThreads, SameBitsForAnyThreadCountAndThreshold) {
+  auto m = test::new_model(17);
+  ir::Graph& g = *m->graph;
+  const Shape xs{2, 16, 96, 96};  // 294912 elements: split at the default threshold too
+  ir::Value* x = input(g, "x", xs);
+  ir::Value* b = test::init(g, "b", test::uniform({16, 1, 96}, 5));
+  ir::Value* a = g.add_node("Add", {x, b}, {"a"})->output(0);
+  ir::Value* r = g.add_node("Relu", {a}, {"r"})->output(0);
+  ir::Value* mu = g.add_node("Mul", {r, x}, {"mu"})->output(0);
+  ir::Value* lo = test::init(g, "lo", Tensor::scalar<float>(-0.25f));
+  ir::Value* hi = test::init(g, "hi", Tensor::scalar<float>(0.5f));
+  ir::Value* c = g.add_node("Clip", {mu, lo, hi}, {"c"})->output(0);
+  std::vector<ir::Value*> bn{c};
+  for (int i = 0; i < 4; ++i) {
+    Tensor p = test::uniform({16}, 10 + i, i == 3 ? 0.5f : -1.0f, i == 3 ? 2.0f : 1.0f);
+    bn.push_back(test::init(g, "bn" + std::to_string(i), p));
+  }
+  ir::Value* y = g.add_node("BatchNormalization", bn, {"y"})->output(0);
+  g.add_output(y);
+  const runtime::NamedTensors feeds{{"x", test::uniform(xs, 3, -2, 2)}};
+  runtime::SessionOptions ref;
+  ref.reference_only = true;
+  const Tensor want = test::run(*m, feeds, ref)[0];
+  for (int threads : {1, 2, 3})
+    for (int64_t min_work : {int64_t{0}, runtime::kParallelMinWork}) {
+      runtime::SessionOptions o;
+      o.threads = threads;
+      o.parallel_min_work = min_work;
+      EXPECT_TRUE(test::run(*m, feeds, o)[0].same_as(want)) << threads << " threads, min " << min_work;
+    }
+}
+
+// ------------------------------------------------------------ step scratch
+
+struct NullContext : runtime::KernelContext {
+  const ir::Node& node() const override { throw Error("no node"); }
+  int opset() const override { return 1; }
+  int num_inputs() const override { return 0; }
+  const Tensor* input(int) const override { return nullptr; }
+  int num_outputs() const override { return 0; }
+  bool output_wanted(int) const override { return false; }
+  Tensor& output(int, DType, const Shape&) override { throw Error("no output"); }
+  void set_output(int, Tensor) override {}
+  std::vector<Tensor> run_subgraph(const ir::Graph&, const std::vector<Tensor>&) override {
+    return {};
+  }
+};
+
+TEST(StepScratch, OneBufferPerOwnerWithinAStepReusedByTheNext) {
+  int a = 0, b = 0, c = 0;  // owners
+  EXPECT_EQ(runtime::step_scratch(&a, 64), nullptr);  // no step on this thread
+  EXPECT_EQ(runtime::current_step_context(), nullptr);
+  NullContext outer_ctx, inner_ctx;
+  void* first = nullptr;
+  {
+    runtime::StepScope outer(outer_ctx);
+    EXPECT_EQ(runtime::current_step_context(), &outer_ctx);
+    void* pa = runtime::step_scratch(&a, 1000);
+    void* pb = runtime::step_scratch(&b, 1000);
+    ASSERT_NE(pa, nullptr);
+    EXPECT_NE(pa, pb);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(pa) % 64, 0u);
+    EXPECT_EQ(runtime::step_scratch(&a, 500), pa);  // the same owner: the same buffer
+    {
+      runtime::StepScope inner(inner_ctx);  // a subgraph's step: the outer buffers stay
+      EXPECT_EQ(runtime::current_step_context(), &inner_ctx);
+      void* pc = runtime::step_scratch(&c, 1000);
+      EXPECT_NE(pc, pa);
+      EXPECT_NE(pc, pb);
+    }
+    EXPECT_EQ(runtime::current_step_context(), &outer_ctx);
+    EXPECT_EQ(runtime::step_scratch(&a, 1000), pa);
+    first = pa;
+  }
+  EXPECT_EQ(runtime::current_step_context(), nullptr);
+  {
+    runtime::StepScope next(outer_ctx);
+    EXPECT_EQ(runtime::step_scratch(&c, 800), first);  // the first buffer, reused
+  }
+}
+
+// The fast Gemm's outputs come from the session's pool: a second run with
+// the same shapes allocates nothing, and the intermediates are reused.
+TEST(StepScratch, FastGemmOutputsComeFromThePool) {
+  auto m = test::new_model(17);
+  ir::Graph& g = *m->graph;
+  ir::Value* v = input(g, "x", {64, 128});
+  for (int i = 0; i < 4; ++i) {
+    ir::Value* w = test::init(g, "w" + std::to_string(i), test::uniform({128, 128}, 20 + i, -0.1f, 0.1f));
+    v = g.add_node("Gemm", {v, w}, {"g" + std::to_string(i)})->output(0);
+  }
+  g.add_output(v);
+  const runtime::NamedTensors feeds{{"x", test::uniform({64, 128}, 4)}};
+  runtime::Session s(*m);
+  const Tensor y1 = s.run(feeds)[0];
+  s.reset_stats();
+  const Tensor y2 = s.run(feeds)[0];
+  EXPECT_TRUE(y1.same_as(y2));
+  const runtime::MemoryStats st = s.stats();
+  EXPECT_EQ(st.allocations, 0);
+  EXPECT_EQ(st.reuses, 3);  // g0, g1, g2 (g3 is fetched: a fresh buffer)
+  EXPECT_EQ(st.output_allocations, 1);
+  EXPECT_LE(st.peak_bytes, 2 * 64 * 128 * 4 + 2 * 4096);  // two live intermediates at most
+}
+
+}  // namespace
+}  // namespace onnxq
