@@ -86,8 +86,7 @@ class FastNhwcQLinearConv : public FastKernel {
  public:
   FastNhwcQLinearConv(const KernelInit& init, std::unique_ptr<Kernel> fallback)
       : FastKernel(std::move(fallback)),
-        attrs_(nn::SpatialAttrs::read(init.node)),
-        threads_(fast_threads(init)) {
+        attrs_(nn::SpatialAttrs::read(init.node)) {
     group_ = init.node.attr_i("group", 1);
     const Tensor* w = init.constant_input(3);
     if (!w || (w->dtype() != DType::UInt8 && w->dtype() != DType::Int8) || w->rank() != 4 ||
@@ -313,7 +312,7 @@ class FastNhwcQLinearConv : public FastKernel {
         xb = buf;
       }
       {
-        ScopedThreads threads(threads_);
+        ScopedThreads threads(ctx.threads());
         dnnl::stream& s = cpu_stream();
         memory src(e.pd.src_desc(), cpu_engine(), const_cast<uint8_t*>(xb));
         memory dst(e.pd.dst_desc(), cpu_engine(), acc);
@@ -347,8 +346,13 @@ class FastNhwcQLinearConv : public FastKernel {
   }
 
   // mu_ is held.
+  // Cached per input shape and thread count (oneDNN fixes a primitive's
+  // thread count when it is created; the step's threads() is 1 for
+  // convolutions too small to be worth a fork).
   Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    auto it = cache_.find(xs);
+    Shape key = xs;
+    key.push_back(ctx.threads());
+    auto it = cache_.find(key);
     if (it != cache_.end()) return it->second.get();
     const int64_t N = xs[0], H = xs[1], W = xs[2], C = xs[3], M = w_.dim(0);
     nn::Geometry g;
@@ -361,7 +365,7 @@ class FastNhwcQLinearConv : public FastKernel {
     e->out_shape = {N, g.out[1], g.out[2], M};
     if (shape_numel(e->out_shape) == 0) return nullptr;
     Entry* raw = e.get();
-    cache_[xs] = std::move(e);
+    cache_[key] = std::move(e);
     if (!wdw_.empty()) {
       raw->depthwise = true;
       NhwcDwGeometry& d = raw->dw;
@@ -387,7 +391,7 @@ class FastNhwcQLinearConv : public FastKernel {
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
       return raw;
     }
-    ScopedThreads threads(threads_);
+    ScopedThreads threads(ctx.threads());
     const memory::desc src_md({1, C, H, W}, dt::u8, tag::nhwc);  // one image per run
     const memory::desc dst_md({1, M, g.out[1], g.out[2]}, dt::s32, tag::nhwc);
     const memory::desc w_any(weights_user_md().dims(), dt::s8, tag::any);
@@ -429,7 +433,6 @@ class FastNhwcQLinearConv : public FastKernel {
   }
 
   nn::SpatialAttrs attrs_;
-  int threads_ = 1;
   int64_t group_ = 1;
   Tensor w_;
   std::vector<int64_t> wsum_;  // sum of ws = w - zw per output channel

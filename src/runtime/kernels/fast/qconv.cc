@@ -54,8 +54,7 @@ class FastIntConv : public FastKernel {
       : FastKernel(std::move(fallback)),
         qlinear_(qlinear),
         w_in_(qlinear ? 3 : 1),
-        attrs_(nn::SpatialAttrs::read(init.node)),
-        threads_(fast_threads(init)) {
+        attrs_(nn::SpatialAttrs::read(init.node)) {
     group_ = init.node.attr_i("group", 1);
     const Tensor* w = init.constant_input(w_in_);
     if (!w || (w->dtype() != DType::UInt8 && w->dtype() != DType::Int8) || w->rank() != 4 ||
@@ -220,7 +219,7 @@ class FastIntConv : public FastKernel {
       run_pointwise(ctx, *x, add, mult, zy, out_type, static_cast<uint8_t>(flip), *e);
       return;
     }
-    ScopedThreads threads(threads_);
+    ScopedThreads threads(ctx.threads());
     uint8_t* xb = pack_input(*x, static_cast<uint8_t>(flip));
     auto* acc = static_cast<int32_t*>(acc_buf_.get(e->pd.dst_desc().get_size()));
     dnnl::stream& s = cpu_stream();
@@ -286,8 +285,13 @@ class FastIntConv : public FastKernel {
   }
 
   // mu_ is held.
+  // Cached per input shape and thread count (oneDNN fixes a primitive's
+  // thread count when it is created; the step's threads() is 1 for
+  // convolutions too small to be worth a fork).
   Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    auto it = cache_.find(xs);
+    Shape key = xs;
+    key.push_back(ctx.threads());
+    auto it = cache_.find(key);
     if (it != cache_.end()) return it->second.get();
     nn::Geometry g;
     try {
@@ -308,18 +312,18 @@ class FastIntConv : public FastKernel {
       d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
       Entry* raw = e.get();
-      cache_[xs] = std::move(e);
+      cache_[key] = std::move(e);
       return raw;
     }
     if (!w4_.empty() && g.stride[1] == 1 && g.stride[2] == 1 && g.pad_begin[1] == 0 &&
         g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0) {
       e->pointwise = true;  // then out_shape is {N, M, H, W}
       Entry* raw = e.get();
-      cache_[xs] = std::move(e);
+      cache_[key] = std::move(e);
       return raw;
     }
     border_sums(g, xs[2], xs[3], *e);
-    ScopedThreads threads(threads_);
+    ScopedThreads threads(ctx.threads());
     memory::desc src_md(to_dims(xs), dt::u8, tag::nhwc);
     memory::desc dst_md(to_dims(e->out_shape), dt::s32, tag::nhwc);
     memory::desc w_any(weights_user_md().dims(), dt::s8, tag::any);
@@ -347,7 +351,7 @@ class FastIntConv : public FastKernel {
       e->use_reference = true;
     }
     Entry* raw = e.get();
-    cache_[xs] = std::move(e);
+    cache_[key] = std::move(e);
     return raw;
   }
 
@@ -419,7 +423,6 @@ class FastIntConv : public FastKernel {
   bool qlinear_;
   int w_in_;
   nn::SpatialAttrs attrs_;
-  int threads_ = 1;
   int64_t group_ = 1;
   Tensor w_;
   std::vector<int8_t> ws_;     // w - zw, [M, C/group, KH, KW]
