@@ -2,16 +2,27 @@
 // dilations, explicit pads or auto_pad (resolved by the reference geometry
 // helper), optional bias. Tensors stay NCHW between nodes, so each shape of
 // convolution gets the path that avoids layout changes where they cost most:
-//   - pointwise (1x1, group 1, stride 1, no padding) on AVX-512 CPUs: the
-//     NCHW matrix product of pointwise.h (threaded over pixel blocks);
-//   - other pointwise (1x1, group 1): oneDNN's GEMM-based convolution reads
-//     and writes NCHW directly;
-//   - depthwise with output rows of 14 or more: the NCHW AVX2 / AVX-512
-//     kernel of depthwise.h, threaded over planes with ctx.parallel_for
+//   - pointwise (1x1, group 1, no padding) on AVX-512 CPUs: the NCHW matrix
+//     product of pointwise.h, threaded over pixel blocks, or for small
+//     images its channel-vector form (weights packed on first use),
+//     threaded over 32-channel panels; with strides, the kept pixels are
+//     gathered first (conv_subsample);
+//   - few input channels (C <= 4, group 1, no dilation: first layers) on
+//     AVX-512 CPUs: conv_direct.h, the padded input split into stride
+//     phases and read in place by a register-tiled kernel (oneDNN pads the
+//     channels to a block and reorders both sides);
+//   - other pointwise (1x1, group 1, no AVX-512): oneDNN's GEMM-based
+//     convolution reads and writes NCHW directly;
+//   - depthwise with output rows of 14 or more, or any width for the
+//     direct AVX-512 kernel's shapes (depthwise_direct): the NCHW AVX2 /
+//     AVX-512 kernel of depthwise.h, threaded over planes with ctx.parallel_for
 //     (oneDNN's depthwise kernels want channels-last or blocked
 //     activations; the two reorders would cost more than the convolution);
 //   - everything else: the layout oneDNN's implementation prefers, with
-//     reorders from and to NCHW around it.
+//     reorders from and to NCHW around it; when that is NHWC (its brgemm
+//     convolutions on AVX-512), the AVX-512 16 x 16 transposes of
+//     pointwise.h instead of oneDNN's reorders (a 64 -> 64 3x3 Conv on
+//     56 x 56: 1.35 -> 1.2 ms), with the clamp in the output transpose.
 // The weights must be a constant: they are reordered once into the format
 // the primitive asks for. Primitives and reorders are built on the first run
 // with a given input shape and cached per shape. The output buffer is kept
@@ -28,8 +39,9 @@
 // runtime/optimize/fuse_conv_activation.cc), with the reference's formulas,
 // so a fused result equals this Conv followed by the reference activation
 // bit for bit (tests/fast/fused_conv_test.cc). Relu and Clip are a clamp
-// (OutputClamp) applied in registers by the pointwise and depthwise kernels
-// as they store, and a vectorized pass after oneDNN; the other activations
+// (OutputClamp) applied in registers by the pointwise, direct and depthwise
+// kernels and the NHWC output transpose as they store, else a vectorized
+// pass after oneDNN; the other activations
 // are a pass over the output (FusedActivation::apply). oneDNN
 // eltwise post-ops were measured slower here (Debian's oneDNN 2.6 applies a
 // clip post-op of its GEMM-based convolution element by element: 8.7 ms
@@ -39,6 +51,7 @@
 #include <limits>
 #include <map>
 
+#include "runtime/kernels/fast/conv_direct.h"
 #include "runtime/kernels/fast/depthwise.h"
 #include "runtime/kernels/fast/dnnl_common.h"
 #include "runtime/kernels/fast/pointwise.h"
@@ -126,19 +139,81 @@ class FastConv : public FastKernel {
     }
     if (e->pointwise) {
       Tensor& y = out_.get(DType::Float, e->out_shape);
-      const int64_t N = x->dim(0), C = x->dim(1), P = x->dim(2) * x->dim(3), M = w_.dim(0);
+      const int64_t N = x->dim(0), C = x->dim(1), M = w_.dim(0);
+      const int64_t P = e->out_shape[2] * e->out_shape[3];
       const float* bp = b ? b->data<float>() : nullptr;
+      const float* xd = x->data<float>();  // [N, C, P]
+      if (e->sub_h != 1 || e->sub_w != 1) {
+        float* sub = static_cast<float*>(src_buf_.get(sizeof(float) * N * C * P));
+        for (int64_t n = 0; n < N; ++n)
+          conv_subsample(xd + n * C * x->dim(2) * x->dim(3), C, x->dim(2), x->dim(3), e->sub_h,
+                         e->sub_w, e->out_shape[2], e->out_shape[3], sub + n * C * P);
+        xd = sub;
+      }
+      if (e->packed) {
+        // Small images: threads split the 32-channel panels (each reads all
+        // of x, which is small, and only its share of the weights).
+        const int64_t panels = packed_pw_.panels();
+        const int64_t grain = std::max<int64_t>(
+            1, (int64_t{1} << 20) / std::max<int64_t>(1, PackedPointwise::kPanel * C * P * N));
+        ctx.parallel_for(panels, grain, [&](int64_t k0, int64_t k1) {
+          for (int64_t n = 0; n < N; ++n)
+            pointwise_f32_packed(packed_pw_, bp, xd + n * C * P, P,
+                                 y.data<float>() + n * M * P, k0, k1, clamp_);
+        });
+        act_.apply(y.data<float>(), y.numel());
+        ran_fast();
+        ctx.set_output(0, y);
+        return;
+      }
       const int64_t blocks = (P + 15) / 16;
       // At least about 1M multiply-adds per chunk: smaller products are
       // bound by moving the activations between cores, not by arithmetic.
       const int64_t grain =
           std::max<int64_t>(1, (int64_t{1} << 20) / std::max<int64_t>(1, 16 * M * C));
-      for (int64_t n = 0; n < N; ++n) {
-        const float* xn = x->data<float>() + n * C * P;
-        float* yn = y.data<float>() + n * M * P;
-        ctx.parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
-          pointwise_f32(w_.data<float>(), bp, M, C, xn, P, yn, 16 * b0, std::min(P, 16 * b1),
-                        clamp_);
+      // One fork for the whole batch: items are (image, block of 16 pixels).
+      ctx.parallel_for(N * blocks, grain, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1;) {
+          const int64_t n = i / blocks, b0 = i % blocks, b1 = std::min(blocks, b0 + i1 - i);
+          pointwise_f32(w_.data<float>(), bp, M, C, xd + n * C * P, P,
+                        y.data<float>() + n * M * P, 16 * b0, std::min(P, 16 * b1), clamp_);
+          i += b1 - b0;
+        }
+      });
+      act_.apply(y.data<float>(), y.numel());
+      ran_fast();
+      ctx.set_output(0, y);
+      return;
+    }
+    if (e->direct) {
+      Tensor& y = out_.get(DType::Float, e->out_shape);
+      const DirectConvGeometry& g = e->dc;
+      const int64_t N = x->dim(0), rows = conv_direct_phase_rows(g);
+      const int64_t vectors = conv_direct_vectors(g);
+      const float* bp = b ? b->data<float>() : nullptr;
+      const int64_t xs = g.C * g.H * g.W, ys = g.M * g.OH * g.OW;
+      if (N == 1 || ctx.threads() <= 1) {
+        // One fork per image: the phases (a few percent of the time) on
+        // the calling thread, the output vectors split.
+        float* ph = static_cast<float*>(src_buf_.get(sizeof(float) * g.phase_floats()));
+        // About 256K multiply-adds per chunk.
+        const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / (16 * w_.numel()));
+        for (int64_t n = 0; n < N; ++n) {
+          conv_direct_phases(g, x->data<float>() + n * xs, ph, 0, rows);
+          ctx.parallel_for(vectors, grain, [&](int64_t v0, int64_t v1) {
+            conv_direct_blocks(g, ph, w_.data<float>(), bp, y.data<float>() + n * ys, v0, v1,
+                               clamp_);
+          });
+        }
+      } else {
+        // Batches: whole images per thread, each with its own phases.
+        ctx.parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
+          std::vector<float> ph(static_cast<size_t>(g.phase_floats()));
+          for (int64_t n = n0; n < n1; ++n) {
+            conv_direct_phases(g, x->data<float>() + n * xs, ph.data(), 0, rows);
+            conv_direct_blocks(g, ph.data(), w_.data<float>(), bp, y.data<float>() + n * ys, 0,
+                               vectors, clamp_);
+          }
         });
       }
       act_.apply(y.data<float>(), y.numel());
@@ -152,11 +227,28 @@ class FastConv : public FastKernel {
     Tensor& y = out_.get(DType::Float, e->out_shape);
     memory dst_user(e->dst_user, cpu_engine(), y.raw());
     memory src_p = src, dst_p = dst_user;
-    if (e->src_reorder) {
+    const int64_t N = x->dim(0), C = x->dim(1), HW = x->dim(2) * x->dim(3);
+    const int64_t M = e->out_shape[1], OP = e->out_shape[2] * e->out_shape[3];
+    if (e->src_nhwc) {
+      // NCHW -> NHWC with the AVX-512 transpose (2-3x oneDNN's reorder here).
+      float* t = static_cast<float*>(src_buf_.get(e->pd.src_desc().get_size()));
+      const int64_t cb = (HW + 15) / 16;  // blocks of 16 pixels per image
+      ctx.parallel_for(N * cb, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 16 * C)),
+                       [&](int64_t i0, int64_t i1) {
+                         for (int64_t i = i0; i < i1;) {
+                           const int64_t n = i / cb, b0 = i % cb, b1 = std::min(cb, b0 + i1 - i);
+                           const int64_t p0 = 16 * b0, p1 = std::min(HW, 16 * b1);
+                           transpose_f32(x->data<float>() + n * C * HW + p0, C, p1 - p0, HW,
+                                         t + (n * HW + p0) * C, C);
+                           i += b1 - b0;
+                         }
+                       });
+      src_p = memory(e->pd.src_desc(), cpu_engine(), t);
+    } else if (e->src_reorder) {
       src_p = memory(e->pd.src_desc(), cpu_engine(), src_buf_.get(e->pd.src_desc().get_size()));
       e->src_reorder.execute(s, src, src_p);
     }
-    if (e->dst_reorder)
+    if (e->dst_reorder || e->dst_nhwc)
       dst_p = memory(e->pd.dst_desc(), cpu_engine(), dst_buf_.get(e->pd.dst_desc().get_size()));
     std::unordered_map<int, memory> args{
         {DNNL_ARG_SRC, src_p}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst_p}};
@@ -165,9 +257,26 @@ class FastConv : public FastKernel {
       args[DNNL_ARG_SCRATCHPAD] =
           memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
     e->prim.execute(s, args);
-    if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
-    s.wait();
-    clamp_f32(clamp_, y.data<float>(), y.numel());
+    if (e->dst_nhwc) {
+      s.wait();
+      // NHWC -> NCHW, the clamp applied on the way.
+      const float* t = static_cast<const float*>(dst_p.get_data_handle());
+      const int64_t pb = (OP + 15) / 16;
+      ctx.parallel_for(N * pb, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 16 * M)),
+                       [&](int64_t i0, int64_t i1) {
+                         for (int64_t i = i0; i < i1;) {
+                           const int64_t n = i / pb, b0 = i % pb, b1 = std::min(pb, b0 + i1 - i);
+                           const int64_t p0 = 16 * b0, p1 = std::min(OP, 16 * b1);
+                           transpose_f32(t + (n * OP + p0) * M, p1 - p0, M, M,
+                                         y.data<float>() + n * M * OP + p0, OP, clamp_);
+                           i += b1 - b0;
+                         }
+                       });
+    } else {
+      if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
+      s.wait();
+      clamp_f32(clamp_, y.data<float>(), y.numel());
+    }
     act_.apply(y.data<float>(), y.numel());
     ran_fast();
     ctx.set_output(0, y);
@@ -177,6 +286,11 @@ class FastConv : public FastKernel {
   struct Entry {
     bool depthwise = false;  // run by depthwise_conv_nchw, not oneDNN
     bool pointwise = false;  // run by pointwise_f32, not oneDNN
+    bool packed = false;     // pointwise by pointwise_f32_packed (small images)
+    int64_t sub_h = 1, sub_w = 1;  // pointwise strides (conv_subsample first)
+    bool src_nhwc = false, dst_nhwc = false;  // oneDNN wants NHWC: transpose_f32, no reorder
+    bool direct = false;     // few input channels: conv_direct_blocks, not oneDNN
+    DirectConvGeometry dc;
     DepthwiseGeometry dw;
     dnnl::convolution_forward::primitive_desc pd;
     dnnl::convolution_forward prim;
@@ -212,24 +326,46 @@ class FastConv : public FastKernel {
     e->out_shape = {N, M, g.out[1], g.out[2]};
     if (shape_numel(e->out_shape) == 0) return nullptr;
     // Depthwise (one input channel per group): the NCHW kernel (planes split
-    // across ctx.parallel_for), for planes at least 14 wide (below that,
-    // vectors along a row are mostly empty and oneDNN's channel-blocked
-    // kernel with its reorders is faster).
-    if (w_.dim(1) == 1 && group_ == C && g.out[2] >= 14 && depthwise_supported()) {
+    // across ctx.parallel_for), for planes at least 14 wide, and for any
+    // width with the direct AVX-512 kernel (3x3 / 5x5, stride 1 / 2). The
+    // phase-plane kernel's vectors run along output rows, mostly empty below
+    // 14 columns, where oneDNN's channel-blocked kernel with its reorders is
+    // faster.
+    DepthwiseGeometry d;
+    d.N = N, d.C = C, d.M = M, d.H = xs[2], d.W = xs[3], d.OH = g.out[1], d.OW = g.out[2];
+    d.KH = w_.dim(2), d.KW = w_.dim(3);
+    d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
+    d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+    if (w_.dim(1) == 1 && group_ == C && depthwise_supported() &&
+        (g.out[2] >= 14 || depthwise_direct(d))) {
       e->depthwise = true;
-      DepthwiseGeometry& d = e->dw;
-      d.N = N, d.C = C, d.M = M, d.H = xs[2], d.W = xs[3], d.OH = g.out[1], d.OW = g.out[2];
-      d.KH = w_.dim(2), d.KW = w_.dim(3);
-      d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
-      d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+      e->dw = d;
       Entry* raw = e.get();
       cache_[xs] = std::move(e);
       return raw;
     }
-    if (group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1 && g.stride[1] == 1 && g.stride[2] == 1 &&
-        g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0 &&
+    if (group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1 && g.pad_begin[1] == 0 &&
+        g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0 &&
         pointwise_f32_supported()) {
-      e->pointwise = true;  // out_shape is {N, M, H, W}
+      e->pointwise = true;  // out_shape is {N, M, OH, OW}
+      // Strided (ResNet's downsampling 1x1 / 2): the kept pixels are copied
+      // out first (a few percent of the product's time), then the same product.
+      e->sub_h = g.stride[1], e->sub_w = g.stride[2];
+      if (pointwise_f32_prefers_packed(M, C, g.out[1] * g.out[2])) {
+        e->packed = true;
+        if (packed_pw_.w.empty()) packed_pw_ = pack_pointwise_f32(w_.data<float>(), M, C);
+      }
+      Entry* raw = e.get();
+      cache_[xs] = std::move(e);
+      return raw;
+    }
+    if (group_ == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+        conv_direct_wanted(C, w_.dim(2), w_.dim(3)) && conv_direct_supported()) {
+      e->direct = true;
+      DirectConvGeometry& d = e->dc;
+      d.C = C, d.H = xs[2], d.W = xs[3], d.M = M, d.OH = g.out[1], d.OW = g.out[2];
+      d.KH = w_.dim(2), d.KW = w_.dim(3), d.sh = g.stride[1], d.sw = g.stride[2];
+      d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
       Entry* raw = e.get();
       cache_[xs] = std::move(e);
       return raw;
@@ -262,9 +398,13 @@ class FastConv : public FastKernel {
       e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
       e->prim = dnnl::convolution_forward(e->pd);
       e->scratch_size = e->pd.scratchpad_desc().get_size();
-      if (e->pd.src_desc() != e->src_user)
+      const bool avx512 = pointwise_f32_supported();
+      e->src_nhwc = avx512 && e->pd.src_desc() == memory::desc(to_dims(xs), dt::f32, tag::nhwc);
+      e->dst_nhwc =
+          avx512 && e->pd.dst_desc() == memory::desc(to_dims(e->out_shape), dt::f32, tag::nhwc);
+      if (e->pd.src_desc() != e->src_user && !e->src_nhwc)
         e->src_reorder = make_reorder(e->src_user, e->pd.src_desc());
-      if (e->pd.dst_desc() != e->dst_user)
+      if (e->pd.dst_desc() != e->dst_user && !e->dst_nhwc)
         e->dst_reorder = make_reorder(e->pd.dst_desc(), e->dst_user);
       e->weights = packed_weights(e->pd.weights_desc());
     } catch (const dnnl::error&) {
@@ -299,6 +439,7 @@ class FastConv : public FastKernel {
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
   std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  PackedPointwise packed_pw_;  // the weights for pointwise_f32_packed, packed on first use
   OutputSlot out_;
   Scratch src_buf_, dst_buf_, scratch_;
 };

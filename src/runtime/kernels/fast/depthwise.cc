@@ -281,18 +281,13 @@ void split_channel(const T* xc, const DepthwiseGeometry& g, const Planes& p, Buf
   }
 }
 
-}  // namespace
-
-void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
-                         const float* bias, float* y, const OutputClamp& clamp) {
-  depthwise_conv_nchw(g, x, w, bias, y, 0, g.N * g.C, clamp);
-}
-
-__attribute__((target("avx2,fma"))) void depthwise_conv_nchw(const DepthwiseGeometry& g,
-                                                             const float* x, const float* w,
-                                                             const float* bias, float* y,
-                                                             int64_t begin, int64_t end,
-                                                             const OutputClamp& clamp) {
+// The phase-plane float kernel (AVX2 CPUs, and geometries the direct
+// kernel of depthwise_direct.cc does not take).
+__attribute__((target("avx2,fma"))) void phase_planes_f32(const DepthwiseGeometry& g,
+                                                          const float* x, const float* w,
+                                                          const float* bias, float* y,
+                                                          int64_t begin, int64_t end,
+                                                          const OutputClamp& clamp) {
   const int64_t taps = g.KH * g.KW, mult = g.M / g.C;
   const Planes p = plan(g);
   Buffers<float>& b = setup<float>(g, p);
@@ -314,6 +309,22 @@ __attribute__((target("avx2,fma"))) void depthwise_conv_nchw(const DepthwiseGeom
       }
     }
   }
+}
+
+}  // namespace
+
+void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y, const OutputClamp& clamp) {
+  depthwise_conv_nchw(g, x, w, bias, y, 0, g.N * g.C, clamp);
+}
+
+void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
+                         const float* bias, float* y, int64_t begin, int64_t end,
+                         const OutputClamp& clamp) {
+  if (depthwise_direct(g))
+    depthwise_direct_nchw(g, x, w, bias, y, begin, end, clamp);
+  else
+    phase_planes_f32(g, x, w, bias, y, begin, end, clamp);
 }
 
 namespace {

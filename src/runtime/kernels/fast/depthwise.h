@@ -1,9 +1,14 @@
 // Depthwise 2-D convolution (float32, and the 8-bit QLinearConv below)
-// directly on NCHW tensors, vectorized with AVX2 + FMA (the FMA loop with
-// AVX-512 where the CPU has it): oneDNN's depthwise kernels want
-// channels-last or blocked activations, and the two reorders around them
-// cost more than the convolution itself. Work buffers are per thread and
-// kept between calls; the caller splits the input planes across threads.
+// directly on NCHW tensors: oneDNN's depthwise kernels want channels-last or
+// blocked activations, and the two reorders around them cost more than the
+// convolution itself. The caller splits the input planes across threads.
+//
+// Float, on AVX-512 CPUs for 3x3 / 5x5 kernels with stride 1 or 2 and no
+// dilation (depthwise_direct): the direct kernel of depthwise_direct.cc,
+// which reads the input planes in place (no copies, borders by masked
+// lanes). Otherwise, and for the 8-bit kernel, the phase planes below,
+// vectorized with AVX2 + FMA (the FMA loop with AVX-512 where the CPU has
+// it); their work buffers are per thread and kept between calls.
 //
 // Every output channel m reads input channel m / multiplier. Each output row
 // is a sum of KH * KW rows of inputs: for every input row a zero-padded copy
@@ -32,6 +37,13 @@ struct DepthwiseGeometry {
 // Whether the CPU runs the vectorized kernel (AVX2 and FMA).
 bool depthwise_supported();
 
+// Whether the float kernel runs g with the direct AVX-512 kernel of
+// depthwise_direct.cc (square 3x3 / 5x5, stride 1 or 2, no dilation, on an
+// AVX-512 CPU): no copies, fast for any plane size, small ones included.
+// Otherwise the phase planes above, whose vectors run along output rows
+// (mostly empty below 14 columns).
+bool depthwise_direct(const DepthwiseGeometry& g);
+
 // x: [N, C, H, W], w: [M, 1, KH, KW], bias: [M] or nullptr, y: [N, M, OH, OW].
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
                          const float* bias, float* y, const OutputClamp& clamp = {});
@@ -41,6 +53,12 @@ void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float
 void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
                          const float* bias, float* y, int64_t begin, int64_t end,
                          const OutputClamp& clamp = {});
+
+// The direct kernel alone (requires depthwise_direct(g)); x is the whole
+// input tensor: loads may touch any of its cells, never outside it.
+void depthwise_direct_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
+                           const float* bias, float* y, int64_t begin, int64_t end,
+                           const OutputClamp& clamp);
 
 // Depthwise QLinearConv on 8-bit NCHW tensors, bit-exact with the reference:
 //   acc[m, p] = bias[m] + sum over the taps inside the input of
