@@ -46,13 +46,12 @@ std::unique_ptr<ir::Model> model() {
   ir::Value* b = constant(g, "bias", [&](ir::Node& n) { n.set_attr_floats("value_floats", bias); });
   ir::Value* idx = constant(g, "idx", [](ir::Node& n) { n.set_attr_i("value_int", 5); });
   ir::Value* k = constant(g, "k", [](ir::Node& n) { n.set_attr_floats("value_floats", {1, 2}); });
-  ir::Value* outer = constant(g, "outer", [](ir::Node& n) { n.set_attr_f("value_float", 10.0f); });
+  constant(g, "outer", [](ir::Node& n) { n.set_attr_f("value_float", 10.0f); });
   ir::Value* c = g.add_node("Clip", {x, lo, hi}, {"c"})->output(0);
   ir::Value* r = g.add_node("Reshape", {c, shape}, {"r"})->output(0);
   ir::Value* y = g.add_node("Add", {r, b}, {"y"})->output(0);
   ir::Node* gather = g.add_node("Gather", {y, idx}, {"z"});
   gather->set_attr_i("axis", 1);
-  ir::Value* z = gather->output(0);
 
   ir::Node* iff = g.add_node("If", {cond}, {"w"});
   auto branch = [&](const std::string& name, bool with_constants) {
