@@ -51,7 +51,7 @@ void expect_exact(const std::string& op, const std::vector<In>& in, const Attrs&
 
 // ---------------------------------------------------------------- pooling
 
-TEST(FastPool, MaxPoolRandomGeometries) {
+void maxpool_float_random() {
   std::mt19937 rng(4242);
   for (int it = 0; it < 120; ++it) {
     const bool one_d = it % 6 == 5;
@@ -80,6 +80,14 @@ TEST(FastPool, MaxPoolRandomGeometries) {
                  std::to_string(sh) + "x" + std::to_string(sw) + " ceil " + std::to_string(ceil));
     expect_exact("MaxPool", {feed(with_specials(xs, 10 + it))}, attrs, 12);
   }
+}
+
+// With the AVX-512 masked rows and with the AVX2 ones (ONNXQ_NO_AVX512=1).
+TEST(FastPool, MaxPoolRandomGeometries) {
+  maxpool_float_random();
+  ::setenv("ONNXQ_NO_AVX512", "1", 1);
+  maxpool_float_random();
+  ::unsetenv("ONNXQ_NO_AVX512");
 }
 
 // 8-bit MaxPool: random geometries wide enough for the 32-column vectors

@@ -11,7 +11,10 @@
 // inside the input gives the lowest float, as in the reference.
 // 8-bit MaxPool (the int8 networks' stem pool): the same scheme, 32 output
 // columns per vector (max_epu8 / max_epi8; stride 2: an even/odd byte
-// deinterleave of two loads). Integer max is exact in any order.
+// deinterleave of two loads). Integer max is exact in any order. On
+// AVX-512 CPUs both run as masked vectors (16 floats, 32 bytes) over the
+// interior columns, whatever the row width: MNIST-sized rows (28 -> 14 ->
+// 7) need no scalar fold.
 //
 // GlobalAveragePool: the reference sums each plane in order in float and
 // divides by its size. Vectorizing along a plane would reorder the sum, so
@@ -176,6 +179,48 @@ void max_row_tail8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y
   _mm256_mask_storeu_epi8(y + oh * g.OW + ow, mask_of(n), best);
 }
 
+// float32 rows as masked AVX-512 vectors of 16 columns: like
+// max_row_tail8, so narrow rows (14 -> 7 columns) are not folded one
+// output at a time. _mm512_max_ps(v, best) keeps `best` when either is NaN,
+// as _mm256_max_ps does in max_row_vec (the reference's fold).
+// (GCC 12 warns inside its own _mm512_max_ps, whose unused pass-through
+// operand is deliberately undefined.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+void max_row_masked_f32(const Pool2D& g, const float* x, float* y, int64_t oh, int64_t lo,
+                        int64_t hi) {
+  const int64_t h0 = oh * g.sh - g.pt;
+  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(g.KH, g.H - h0);
+  if (kh0 >= kh1) {  // no input row under the window: the scalar fold gives lowest
+    for (int64_t c = lo; c < hi; ++c) y[oh * g.OW + c] = max_window(g, x, oh, c);
+    return;
+  }
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const auto mask_of = [](int64_t c) -> __mmask16 {
+    return c >= 16 ? __mmask16(0xFFFF) : c <= 0 ? 0 : static_cast<__mmask16>((1u << c) - 1);
+  };
+  for (int64_t ow = lo; ow < hi; ow += 16) {
+    const int64_t n = std::min<int64_t>(16, hi - ow);
+    const int64_t elems = g.sw * (n - 1) + 1;
+    const __mmask16 m0 = mask_of(elems), m1 = mask_of(elems - 16);
+    const int64_t w0 = ow * g.sw - g.pl;
+    __m512 best = _mm512_setzero_ps();
+    bool first = true;
+    for (int64_t kh = kh0; kh < kh1; ++kh) {
+      const float* r = x + (h0 + kh) * g.W + w0;
+      for (int64_t kw = 0; kw < g.KW; ++kw) {
+        const __m512 a = _mm512_maskz_loadu_ps(m0, r + kw);
+        const __m512 v =
+            g.sw == 1 ? a : _mm512_permutex2var_ps(a, even, _mm512_maskz_loadu_ps(m1, r + kw + 16));
+        best = first ? v : _mm512_max_ps(v, best);
+        first = false;
+      }
+    }
+    _mm512_mask_storeu_ps(y + oh * g.OW + ow, mask_of(n), best);
+  }
+}
+#pragma GCC diagnostic pop
+
 // Columns [lo, hi) of row oh in blocks of 32 masked columns.
 template <class Ops>
 void max_row_masked8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y, int64_t oh,
@@ -272,7 +317,9 @@ class FastMaxPool : public FastKernel {
       case DType::Int8:
         return masked_ ? run<int8_t>(ctx, g, *xt, y, 1, false, max_row_masked8<MaxI8>)
                        : run<int8_t>(ctx, g, *xt, y, 32, true, max_row_vec8<MaxI8>);
-      default: return run<float>(ctx, g, *xt, y, 8, true, max_row_vec);
+      default:
+        return masked_ ? run<float>(ctx, g, *xt, y, 1, false, max_row_masked_f32)
+                       : run<float>(ctx, g, *xt, y, 8, true, max_row_vec);
     }
   }
 
@@ -316,7 +363,7 @@ class FastMaxPool : public FastKernel {
 
  private:
   nn::SpatialAttrs attrs_;
-  bool masked_ = false;  // 8-bit rows as masked AVX-512 BW vectors
+  bool masked_ = false;  // rows as masked AVX-512 (BW for 8-bit) vectors
 };
 
 class FastGlobalAveragePool : public FastKernel {
