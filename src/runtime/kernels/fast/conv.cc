@@ -25,8 +25,8 @@
 //     56 x 56: 1.35 -> 1.2 ms), with the clamp in the output transpose.
 // The weights must be a constant: they are reordered once into the format
 // the primitive asks for. Primitives and reorders are built on the first run
-// with a given input shape and cached per shape. The output buffer is kept
-// and reused once the session has released it (OutputSlot).
+// with a given input shape and cached per shape. The output comes from the
+// session's buffer pool (OutputSlot), work buffers from the step scratch.
 //
 // Falls back to the reference kernel for: other element types, 1-D and
 // 3-D convolutions, non-constant weights, and invalid inputs (so that the
@@ -70,8 +70,7 @@ class FastConv : public FastKernel {
  public:
   FastConv(const KernelInit& init, std::unique_ptr<Kernel> fallback)
       : FastKernel(std::move(fallback)),
-        attrs_(nn::SpatialAttrs::read(init.node)),
-        threads_(fast_threads(init)) {
+        attrs_(nn::SpatialAttrs::read(init.node)) {
     group_ = init.node.attr_i("group", 1);
     if (init.node.op_type() == "FusedConv") {
       act_ = FusedActivation::read(init.node);  // the reference fallback already checked it
@@ -221,7 +220,7 @@ class FastConv : public FastKernel {
       ctx.set_output(0, y);
       return;
     }
-    ScopedThreads threads(threads_);
+    ScopedThreads threads(ctx.threads());
     dnnl::stream& s = cpu_stream();
     memory src(e->src_user, cpu_engine(), const_cast<void*>(x->raw()));
     Tensor& y = out_.get(DType::Float, e->out_shape);
@@ -311,8 +310,13 @@ class FastConv : public FastKernel {
 
   // The cached primitive for an input shape, built on first use; nullptr
   // when the geometry is invalid (the reference reports it). mu_ is held.
+  // Cached per input shape and thread count (oneDNN fixes a primitive's
+  // thread count when it is created; the step's threads() is 1 for
+  // convolutions too small to be worth a fork).
   Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    auto it = cache_.find(xs);
+    Shape key = xs;
+    key.push_back(ctx.threads());
+    auto it = cache_.find(key);
     if (it != cache_.end()) return it->second.get();  // null: not handled
     nn::Geometry g;
     try {
@@ -341,7 +345,7 @@ class FastConv : public FastKernel {
       e->depthwise = true;
       e->dw = d;
       Entry* raw = e.get();
-      cache_[xs] = std::move(e);
+      cache_[key] = std::move(e);
       return raw;
     }
     if (group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1 && g.pad_begin[1] == 0 &&
@@ -356,7 +360,7 @@ class FastConv : public FastKernel {
         if (packed_pw_.w.empty()) packed_pw_ = pack_pointwise_f32(w_.data<float>(), M, C);
       }
       Entry* raw = e.get();
-      cache_[xs] = std::move(e);
+      cache_[key] = std::move(e);
       return raw;
     }
     if (group_ == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
@@ -367,10 +371,10 @@ class FastConv : public FastKernel {
       d.KH = w_.dim(2), d.KW = w_.dim(3), d.sh = g.stride[1], d.sw = g.stride[2];
       d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
       Entry* raw = e.get();
-      cache_[xs] = std::move(e);
+      cache_[key] = std::move(e);
       return raw;
     }
-    ScopedThreads threads(threads_);
+    ScopedThreads threads(ctx.threads());
     e->src_user = memory::desc(to_dims(xs), dt::f32, tag::nchw);
     e->dst_user = memory::desc(to_dims(e->out_shape), dt::f32, tag::nchw);
     // A pointwise convolution is a matrix product per image: oneDNN's
@@ -408,11 +412,11 @@ class FastConv : public FastKernel {
         e->dst_reorder = make_reorder(e->pd.dst_desc(), e->dst_user);
       e->weights = packed_weights(e->pd.weights_desc());
     } catch (const dnnl::error&) {
-      cache_[xs] = nullptr;  // not taken by oneDNN: the reference runs
+      cache_[key] = nullptr;  // not taken by oneDNN: the reference runs
       return nullptr;
     }
     Entry* raw = e.get();
-    cache_[xs] = std::move(e);
+    cache_[key] = std::move(e);
     return raw;
   }
 
@@ -434,7 +438,6 @@ class FastConv : public FastKernel {
   FusedActivation act_;  // None for Conv, and for Relu / Clip (clamp_)
   OutputClamp clamp_;    // FusedConv's Relu or Clip, applied as outputs are stored
   int64_t group_ = 1;
-  int threads_ = 1;
   Tensor w_;  // the constant weights (shares the initializer's buffer)
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
