@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <optional>
 
 #include "fast/fast_test_util.h"
 
@@ -51,34 +52,45 @@ void expect_exact(const std::string& op, const std::vector<In>& in, const Attrs&
 
 // ---------------------------------------------------------------- pooling
 
+// A random pooling geometry (kernels 1-4, strides 1-3, pads below the
+// kernel, ceil_mode), or nothing when it has no output.
+struct PoolCase {
+  Shape xs;
+  Attrs attrs;
+  std::string label;
+};
+
+std::optional<PoolCase> random_pool_case(std::mt19937& rng, bool one_d, int64_t max_c,
+                                         int64_t max_h, int64_t max_w) {
+  const int64_t N = 1 + rng() % 2, C = 1 + rng() % max_c;
+  const int64_t H = one_d ? 0 : 1 + rng() % max_h, W = 1 + rng() % max_w;
+  const int64_t kh = one_d ? 0 : 1 + rng() % 4, kw = 1 + rng() % 4;
+  const int64_t sh = 1 + rng() % 3, sw = 1 + rng() % 3;
+  const int64_t ph = one_d ? 0 : rng() % kh, pw = rng() % kw, ph2 = one_d ? 0 : rng() % kh,
+                pw2 = rng() % kw;
+  const bool ceil = rng() % 4 == 0;
+  if ((!one_d && H + ph + ph2 < kh) || W + pw + pw2 < kw) return std::nullopt;
+  PoolCase c;
+  c.xs = one_d ? Shape{N, C, W} : Shape{N, C, H, W};
+  c.attrs = [=](ir::Node& n) {
+    n.set_attr_ints("kernel_shape", one_d ? std::vector<int64_t>{kw} : std::vector<int64_t>{kh, kw});
+    n.set_attr_ints("strides", one_d ? std::vector<int64_t>{sw} : std::vector<int64_t>{sh, sw});
+    n.set_attr_ints("pads", one_d ? std::vector<int64_t>{pw, pw2}
+                                  : std::vector<int64_t>{ph, pw, ph2, pw2});
+    if (ceil) n.set_attr_i("ceil_mode", 1);
+  };
+  c.label = shape_str(c.xs) + " k " + std::to_string(kh) + "x" + std::to_string(kw) + " s " +
+            std::to_string(sh) + "x" + std::to_string(sw) + " ceil " + std::to_string(ceil);
+  return c;
+}
+
 void maxpool_float_random() {
   std::mt19937 rng(4242);
   for (int it = 0; it < 120; ++it) {
-    const bool one_d = it % 6 == 5;
-    const int64_t N = 1 + rng() % 2, C = 1 + rng() % 5;
-    const int64_t H = one_d ? 0 : 1 + rng() % 12, W = 1 + rng() % 40;
-    const int64_t kh = one_d ? 0 : 1 + rng() % 4, kw = 1 + rng() % 4;
-    const int64_t sh = 1 + rng() % 3, sw = 1 + rng() % 3;
-    const int64_t ph = one_d ? 0 : rng() % kh, pw = rng() % kw, ph2 = one_d ? 0 : rng() % kh,
-                  pw2 = rng() % kw;
-    const bool ceil = rng() % 4 == 0;
-    if ((!one_d && H + ph + ph2 < kh) || W + pw + pw2 < kw) continue;
-    const Shape xs = one_d ? Shape{N, C, W} : Shape{N, C, H, W};
-    Attrs attrs = [=](ir::Node& n) {
-      if (one_d) {
-        n.set_attr_ints("kernel_shape", {kw});
-        n.set_attr_ints("strides", {sw});
-        n.set_attr_ints("pads", {pw, pw2});
-      } else {
-        n.set_attr_ints("kernel_shape", {kh, kw});
-        n.set_attr_ints("strides", {sh, sw});
-        n.set_attr_ints("pads", {ph, pw, ph2, pw2});
-      }
-      if (ceil) n.set_attr_i("ceil_mode", 1);
-    };
-    SCOPED_TRACE(shape_str(xs) + " k " + std::to_string(kh) + "x" + std::to_string(kw) + " s " +
-                 std::to_string(sh) + "x" + std::to_string(sw) + " ceil " + std::to_string(ceil));
-    expect_exact("MaxPool", {feed(with_specials(xs, 10 + it))}, attrs, 12);
+    const std::optional<PoolCase> c = random_pool_case(rng, it % 6 == 5, 5, 12, 40);
+    if (!c) continue;
+    SCOPED_TRACE(c->label);
+    expect_exact("MaxPool", {feed(with_specials(c->xs, 10 + it))}, c->attrs, 12);
   }
 }
 
@@ -98,26 +110,10 @@ void maxpool_8bit_random() {
   std::mt19937 rng(777);
   for (int it = 0; it < 80; ++it) {
     const DType dt = it % 2 ? DType::Int8 : DType::UInt8;
-    const bool one_d = it % 8 == 7;
-    const int64_t N = 1 + rng() % 2, C = 1 + rng() % 4;
-    const int64_t H = one_d ? 0 : 1 + rng() % 9, W = 1 + rng() % 150;
-    const int64_t kh = one_d ? 0 : 1 + rng() % 4, kw = 1 + rng() % 4;
-    const int64_t sh = 1 + rng() % 3, sw = 1 + rng() % 3;
-    const int64_t ph = one_d ? 0 : rng() % kh, pw = rng() % kw, ph2 = one_d ? 0 : rng() % kh,
-                  pw2 = rng() % kw;
-    const bool ceil = rng() % 4 == 0;
-    if ((!one_d && H + ph + ph2 < kh) || W + pw + pw2 < kw) continue;
-    const Shape xs = one_d ? Shape{N, C, W} : Shape{N, C, H, W};
-    Attrs attrs = [=](ir::Node& n) {
-      n.set_attr_ints("kernel_shape", one_d ? std::vector<int64_t>{kw} : std::vector<int64_t>{kh, kw});
-      n.set_attr_ints("strides", one_d ? std::vector<int64_t>{sw} : std::vector<int64_t>{sh, sw});
-      n.set_attr_ints("pads", one_d ? std::vector<int64_t>{pw, pw2}
-                                    : std::vector<int64_t>{ph, pw, ph2, pw2});
-      if (ceil) n.set_attr_i("ceil_mode", 1);
-    };
-    SCOPED_TRACE(dtype_name(dt) + shape_str(xs) + " k " + std::to_string(kh) + "x" +
-                 std::to_string(kw) + " s " + std::to_string(sh) + "x" + std::to_string(sw));
-    expect_exact("MaxPool", {feed(random_q8(dt, xs, 50 + it))}, attrs, 12);
+    const std::optional<PoolCase> c = random_pool_case(rng, it % 8 == 7, 4, 9, 150);
+    if (!c) continue;
+    SCOPED_TRACE(dtype_name(dt) + " " + c->label);
+    expect_exact("MaxPool", {feed(random_q8(dt, c->xs, 50 + it))}, c->attrs, 12);
   }
   // ResNet-18's stem pool on 64 x 112 x 112 bytes.
   expect_exact("MaxPool", {feed(random_q8(DType::UInt8, {1, 64, 112, 112}, 3))}, [](ir::Node& n) {
