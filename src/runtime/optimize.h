@@ -1,7 +1,9 @@
 // Inference-time graph optimizations, applied to a copy of a model before a
-// Session runs it (SessionOptions::optimize): activation fusion into
-// com.microsoft FusedConv and QDQ groups (DequantizeLinear → Conv / MatMul /
-// Gemm → QuantizeLinear) run as one integer operator. The caller's model is
+// Session runs it (SessionOptions::optimize): constant folding, QDQ groups
+// (DequantizeLinear → Conv / MatMul / Gemm → QuantizeLinear) run as one
+// integer operator, activation fusion into com.microsoft FusedConv, 8-bit
+// convolutions on channels-last activations, and fused integer elementwise
+// chains (docs/runtime-optimizations.md). The caller's model is
 // never modified; calibration and debugging, which observe every tensor,
 // run unoptimized.
 #pragma once
