@@ -31,6 +31,13 @@ struct OptimizeOptions {
   // with Transposes around it, then Transpose pairs cancelled through
   // layout-agnostic operators (optimize/nhwc_int8.cc).
   bool nhwc_int8 = true;
+  // The same for float convolutions that oneDNN runs channels-last (3x3
+  // and larger, group 1, C > 4): Conv / FusedConv → com.onnxq NhwcFusedConv,
+  // which hands oneDNN the NHWC tensors directly instead of transposing
+  // around each convolution (same primitive: same results bit for bit).
+  // ResNet-18 batch 1: 19.8 -> 19.3 ms (1 thread), 11.3 -> 10.5 ms (2);
+  // batch 16: 320 -> 300 ms; Fashion-MNIST batch 16 0.32 -> 0.30 ms.
+  bool nhwc_float = true;
   // Constant nodes become initializers (optimize/fold_constants.cc).
   bool fold_constants = true;
   // Chains of integer elementwise ops (the integer-only lowering's

@@ -138,7 +138,7 @@ StepCost cost_model(const ir::Node& n) {
                  op == "QGemm";
   c.w = q ? 3 : 1;
   if (op == "Conv" || op == "FusedConv" || op == "ConvInteger" || op == "QLinearConv" ||
-      op == "NhwcQLinearConv") {
+      op == "NhwcQLinearConv" || op == "NhwcFusedConv") {
     c.kind = StepCost::Kind::Conv;
     for (int64_t v : n.attr_ints("strides")) c.stride *= std::max<int64_t>(1, v);
     c.group = std::max<int64_t>(1, n.attr_i("group", 1));

@@ -64,6 +64,7 @@ std::unique_ptr<ir::Model> conv_act(const ActCase& a, int64_t C, int64_t M, int6
 std::unique_ptr<ir::Model> fuse(const ir::Model& m) {
   runtime::OptimizeOptions o;
   o.fuse_all_activations = true;
+  o.nhwc_float = false;  // the fusion alone (not its NhwcFusedConv form)
   return runtime::optimize_for_inference(m, o);
 }
 

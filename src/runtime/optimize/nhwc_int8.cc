@@ -43,6 +43,16 @@
 // propagation (the model is loaded without shape inference): known sizes,
 // named dims, and window outputs kept symbolic ("(h-1)/2+1") so that two
 // branches of a residual block compare equal.
+//
+// Float mode (nhwc_float, OptimizeOptions::nhwc_float): the same machinery
+// for float Conv / com.microsoft FusedConv that the fast Conv hands to
+// oneDNN channels-last (group 1, KH*KW > 1, C > 4; fast/conv.cc
+// transposes around those) → com.onnxq NhwcFusedConv; the layout is carried
+// through the positionless float ops, MaxPool (→ NhwcMaxPool) and Add of a
+// one-element constant or of two operands of provably one 4-D shape (an
+// NCHW operand gets a Transpose). Exact for the same reasons: NhwcFusedConv
+// runs the same oneDNN primitive on the same numbers, only without the
+// transposes; the max of a window is taken in the same tap order.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -72,7 +82,23 @@ bool positionless_unary(const std::string& op) {
   return ops.count(op) > 0;
 }
 
-Kind kind_of(const ir::Node& n) {
+// Float mode (nhwc_float): float Conv / FusedConv, MaxPool, Add (two 4-D
+// operands of one shape, or a one-element constant), and the float
+// positionless ops.
+Kind kind_of_float(const ir::Node& n) {
+  const std::string& op = n.op_type();
+  if (n.domain() == "com.microsoft") return op == "FusedConv" ? Kind::Conv : Kind::None;
+  if (!n.domain().empty()) return Kind::None;
+  if (op == "Conv") return Kind::Conv;
+  if (op == "MaxPool") return Kind::MaxPool;
+  if (positionless_unary(op) && op != "QuantizeLinear" && op != "DequantizeLinear")
+    return Kind::Unary;
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return Kind::ScalarBinary;
+  return Kind::None;
+}
+
+Kind kind_of(const ir::Node& n, bool fl) {
+  if (fl) return kind_of_float(n);
   const std::string& op = n.op_type();
   if (n.domain().empty()) {
     if (op == "QLinearConv") return Kind::Conv;
@@ -103,6 +129,9 @@ bool one_element_constant(const ir::Value* v) {
 // Binary kinds read one-element constants as they are.
 bool may_be_scalar(Kind k) { return k == Kind::Binary || k == Kind::ScalarBinary; }
 
+// The constant weight [M, C / group, KH, KW]: QLinearConv's input 3, Conv's 1.
+int weight_input(const ir::Node& n) { return n.op_type() == "QLinearConv" ? 3 : 1; }
+
 // ---------------------------------------------------------------- shapes
 
 // NCHW shapes with symbolic dims: a decimal size, or a token equal only to
@@ -118,7 +147,7 @@ int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1)
 
 class Shapes {
  public:
-  Shapes(const ir::Graph& g, const std::vector<ir::Node*>& order) {
+  Shapes(const ir::Graph& g, const std::vector<ir::Node*>& order, bool fl) : fl_(fl) {
     for (const ir::Value* v : g.inputs()) {
       if (v->type.kind != ir::TypeInfo::Kind::Tensor || !v->type.shape) continue;
       SymShape s;
@@ -196,7 +225,7 @@ class Shapes {
     if (!out) return;
     const SymShape* x = get(n.input(0));
     std::optional<SymShape> y;
-    switch (kind_of(n)) {
+    switch (kind_of(n, fl_)) {
       case Kind::Unary:
         if (x) y = *x;
         break;
@@ -213,7 +242,7 @@ class Shapes {
         if (x) y = windowed(n, *x, (*x)[1], n.attr_ints("kernel_shape"));
         break;
       case Kind::Conv: {
-        const ir::Value* w = n.input(3);
+        const ir::Value* w = n.input(weight_input(n));
         if (x && w && w->constant() && w->constant()->rank() == 4) {
           const Shape& ws = w->constant()->shape();
           y = windowed(n, *x, std::to_string(ws[0]), n.attr_ints("kernel_shape", {ws[2], ws[3]}));
@@ -228,6 +257,7 @@ class Shapes {
 
   mutable std::map<const ir::Value*, SymShape> m_;
   int next_ = 0;
+  bool fl_ = false;
 };
 
 // QLinearAdd's A-is-the-per-span-scalar test (broadcast_mode in
@@ -257,7 +287,19 @@ bool add_is_layout_free(const SymShape* a, const SymShape* b) {
 
 // ---------------------------------------------------------------- assignment
 
-bool conv_eligible(const ir::Node& n) {
+// Float: only the convolutions the fast Conv runs with oneDNN channels-last
+// (fast/conv.cc); pointwise, depthwise / grouped and few-channel (C <= 4)
+// ones have faster NCHW kernels of their own and stay NCHW.
+bool float_conv_eligible(const ir::Node& n) {
+  if (n.inputs().size() < 2 || n.inputs().size() > 3 || n.outputs().size() != 1 || !n.input(0))
+    return false;
+  std::optional<Tensor> w = passes::constant_value(n.input(1));
+  return w && w->dtype() == DType::Float && w->rank() == 4 && n.attr_i("group", 1) == 1 &&
+         w->dim(2) * w->dim(3) > 1 && w->dim(1) > 4;
+}
+
+bool conv_eligible(const ir::Node& n, bool fl) {
+  if (fl) return float_conv_eligible(n);
   if (n.inputs().size() < 8 || n.inputs().size() > 9 || n.outputs().size() != 1) return false;
   std::optional<Tensor> w = passes::constant_value(n.input(3));
   return w && w->rank() == 4 && n.input(0);
@@ -278,16 +320,23 @@ struct Assignment {
   int convs = 0;
 };
 
-Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order) {
-  Shapes shapes(g, order);
+// Float Add of an NHWC value and a 4-D value of provably the same shape
+// (an NCHW one gets a Transpose; e.g. a ResNet shortcut's 1x1 Conv).
+bool float_add_same_shape(const ir::Node& n, const Shapes& shapes) {
+  const SymShape *a = shapes.get(n.input(0)), *b = shapes.get(n.input(1));
+  return n.op_type() == "Add" && a && b && a->size() == 4 && *a == *b;
+}
+
+Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order, bool fl) {
+  Shapes shapes(g, order, fl);
   Assignment a;
   std::set<const ir::Value*> nhwc, q8;  // NHWC values; those known to be 8-bit
   for (const ir::Node* n : order) {
-    const Kind k = kind_of(*n);
+    const Kind k = kind_of(*n, fl);
     if (k == Kind::None || !n->output(0)) continue;
     bool take = false;
     if (k == Kind::Conv) {
-      take = conv_eligible(*n);
+      take = conv_eligible(*n, fl);
     } else {
       int layout_inputs = 0;
       bool ok = true;
@@ -295,11 +344,13 @@ Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order) {
         if (nhwc.count(n->input(i))) ++layout_inputs;
         else if (!(may_be_scalar(k) && one_element_constant(n->input(i)))) ok = false;
       }
+      if (fl && k == Kind::ScalarBinary && layout_inputs > 0 && float_add_same_shape(*n, shapes))
+        ok = true, layout_inputs = 1;
       take = ok && layout_inputs > 0 && (k != Kind::ScalarBinary || layout_inputs == 1);
       if (take && k == Kind::Binary && n->op_type() == "QLinearAdd" && layout_inputs == 2 &&
           n->input(0) != n->input(3))
         take = add_is_layout_free(shapes.get(n->input(0)), shapes.get(n->input(3)));
-      if (take && k == Kind::MaxPool) take = q8.count(n->input(0)) && maxpool_eligible(*n);
+      if (take && k == Kind::MaxPool) take = (fl || q8.count(n->input(0))) && maxpool_eligible(*n);
       if (take && k == Kind::GlobalPool) take = n->attr_i("channels_last", 0) == 0;
       if (take && k == Kind::Unary) take = unary_eligible(*n);
       // Opset < 7 Add / Mul / ...: broadcast along a given axis.
@@ -317,8 +368,12 @@ Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order) {
   }
   // A one-input element-wise node no NHWC node reads goes back to NCHW.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    const Kind k = kind_of(**it);
+    const Kind k = kind_of(**it, fl);
     if (!a.nodes.count(*it) || (k != Kind::Unary && k != Kind::ScalarBinary)) continue;
+    // A float Add of two tensors: one Transpose after it beats two before.
+    if (fl && k == Kind::ScalarBinary && !one_element_constant((*it)->input(0)) &&
+        !one_element_constant((*it)->input(1)))
+      continue;
     const std::vector<ir::Use>& uses = (*it)->output(0)->uses();
     if (std::none_of(uses.begin(), uses.end(), [&](const ir::Use& u) { return a.nodes.count(u.node) > 0; }))
       a.nodes.erase(*it);
@@ -338,12 +393,11 @@ ir::TypeInfo permuted_type(const ir::TypeInfo& t, const std::vector<int64_t>& pe
 
 std::string nhwc_node_name(const ir::Node& n) { return n.name().empty() ? "" : n.name() + "_nhwc"; }
 
-}  // namespace
-
-int nhwc_int8(ir::Model& model) {
+// fl: float convolutions (nhwc_float) instead of 8-bit ones.
+int nhwc_layout(ir::Model& model, bool fl) {
   ir::Graph& g = *model.graph;
   const std::vector<ir::Node*> order = g.topological_order();
-  const Assignment a = assign(g, order);
+  const Assignment a = assign(g, order, fl);
   if (a.convs == 0) return 0;
 
   std::map<const ir::Value*, ir::Value*> nhwc_of;  // an NHWC node's original output → its NHWC value
@@ -359,13 +413,13 @@ int nhwc_int8(ir::Model& model) {
   bool onnxq_ops = false;
   for (ir::Node* n : order) {
     if (!a.nodes.count(n)) continue;
-    const Kind k = kind_of(*n);
+    const Kind k = kind_of(*n, fl);
     std::vector<ir::Value*> ins = n->inputs();
     for (int i : data_inputs(k))
       if (ins[i] && !(may_be_scalar(k) && one_element_constant(ins[i]) && !nhwc_of.count(ins[i])))
         ins[i] = to_nhwc(ins[i], n);
     std::string op = n->op_type(), domain = n->domain();
-    if (k == Kind::Conv) op = "NhwcQLinearConv", domain = "com.onnxq";
+    if (k == Kind::Conv) op = fl ? "NhwcFusedConv" : "NhwcQLinearConv", domain = "com.onnxq";
     if (k == Kind::MaxPool) op = "NhwcMaxPool", domain = "com.onnxq";
     onnxq_ops = onnxq_ops || domain == "com.onnxq";
     ir::Value* y = n->output(0);
@@ -397,5 +451,10 @@ int nhwc_int8(ir::Model& model) {
   g.remove_unused_values();
   return static_cast<int>(a.nodes.size());
 }
+
+}  // namespace
+
+int nhwc_int8(ir::Model& model) { return nhwc_layout(model, false); }
+int nhwc_float(ir::Model& model) { return nhwc_layout(model, true); }
 
 }  // namespace onnxq::runtime::opt

@@ -23,6 +23,11 @@ int qdq_to_integer(ir::Model& model);
 // with cancelled Transpose pairs (nhwc_int8.cc).
 int nhwc_int8(ir::Model& model);
 
+// Float Conv / FusedConv that oneDNN runs channels-last (group 1, KxK > 1,
+// C > 4) ==> com.onnxq NhwcFusedConv, the layout carried through Relu, Add,
+// MaxPool, ... the same way (nhwc_int8.cc, float mode).
+int nhwc_float(ir::Model& model);
+
 // Constant ==> initializer (fold_constants.cc).
 int fold_constants(ir::Model& model);
 

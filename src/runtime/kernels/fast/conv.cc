@@ -23,6 +23,11 @@
 //     convolutions on AVX-512), the AVX-512 16 x 16 transposes of
 //     pointwise.h instead of oneDNN's reorders (a 64 -> 64 3x3 Conv on
 //     56 x 56: 1.35 -> 1.2 ms), with the clamp in the output transpose.
+// com.onnxq NhwcFusedConv (runtime/optimize/nhwc_int8.cc, nhwc_float) is
+// the same kernel on channels-last tensors: it always takes the oneDNN
+// path, with NHWC as the user layout, so the primitive that the NCHW path
+// runs between its two transposes reads x and writes y in place (same
+// arithmetic, so the same bits); the clamp is a pass after it.
 // The weights must be a constant: they are reordered once into the format
 // the primitive asks for. Primitives and reorders are built on the first run
 // with a given input shape and cached per shape. The output comes from the
@@ -72,7 +77,8 @@ class FastConv : public FastKernel {
       : FastKernel(std::move(fallback)),
         attrs_(nn::SpatialAttrs::read(init.node)) {
     group_ = init.node.attr_i("group", 1);
-    if (init.node.op_type() == "FusedConv") {
+    nhwc_ = init.node.op_type() == "NhwcFusedConv";
+    if (init.node.op_type() == "FusedConv" || nhwc_) {
       act_ = FusedActivation::read(init.node);  // the reference fallback already checked it
       if (act_.kind == FusedActivation::Kind::Relu) clamp_ = {true, 0.0f, kInf};
       if (act_.kind == FusedActivation::Kind::Clip) clamp_ = {true, act_.alpha, act_.beta};
@@ -107,14 +113,16 @@ class FastConv : public FastKernel {
     const Tensor* b = ctx.input(2);
     // Anything unusual (including errors to report) goes to the reference.
     if (!x || !w || x->dtype() != DType::Float || x->rank() != 4 || !same_weights(*w, w_) ||
-        x->dim(1) != w_.dim(1) * group_ ||
+        x->dim(nhwc_ ? 3 : 1) != w_.dim(1) * group_ ||
         (b && (b->dtype() != DType::Float || b->rank() != 1 || b->dim(0) != w_.dim(0))) ||
         x->numel() == 0) {
       run_fallback(ctx);
       return;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    Entry* e = entry(ctx, x->shape());
+    // NhwcFusedConv: x is [N, H, W, C]; the cache and oneDNN see NCHW dims.
+    const Shape xs = nhwc_ ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
+    Entry* e = entry(ctx, xs);
     if (!e) {
       lock.unlock();
       run_fallback(ctx);
@@ -226,8 +234,8 @@ class FastConv : public FastKernel {
     Tensor& y = out_.get(DType::Float, e->out_shape);
     memory dst_user(e->dst_user, cpu_engine(), y.raw());
     memory src_p = src, dst_p = dst_user;
-    const int64_t N = x->dim(0), C = x->dim(1), HW = x->dim(2) * x->dim(3);
-    const int64_t M = e->out_shape[1], OP = e->out_shape[2] * e->out_shape[3];
+    const int64_t N = xs[0], C = xs[1], HW = xs[2] * xs[3];
+    const int64_t M = w_.dim(0), OP = y.numel() / std::max<int64_t>(1, N * M);
     if (e->src_nhwc) {
       // NCHW -> NHWC with the AVX-512 transpose (2-3x oneDNN's reorder here).
       float* t = static_cast<float*>(src_buf_.get(e->pd.src_desc().get_size()));
@@ -274,7 +282,13 @@ class FastConv : public FastKernel {
     } else {
       if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
       s.wait();
-      clamp_f32(clamp_, y.data<float>(), y.numel());
+      if (clamp_.on) {
+        float* yp = y.data<float>();
+        ctx.parallel_for((y.numel() + 4095) / 4096, 16, [&](int64_t i0, int64_t i1) {
+          const int64_t b = 4096 * i0, end = std::min(y.numel(), 4096 * i1);
+          clamp_f32(clamp_, yp + b, end - b);
+        });
+      }
     }
     act_.apply(y.data<float>(), y.numel());
     ran_fast();
@@ -296,7 +310,7 @@ class FastConv : public FastKernel {
     memory::desc src_user, dst_user;
     dnnl::reorder src_reorder, dst_reorder;  // empty when the layout is NCHW already
     std::shared_ptr<memory> weights;
-    Shape out_shape;
+    Shape out_shape;  // the output tensor's shape (NHWC for NhwcFusedConv)
     size_t scratch_size = 0;
   };
 
@@ -329,6 +343,13 @@ class FastConv : public FastKernel {
     auto e = std::make_unique<Entry>();
     e->out_shape = {N, M, g.out[1], g.out[2]};
     if (shape_numel(e->out_shape) == 0) return nullptr;
+    const Shape out_nchw = e->out_shape;
+    if (nhwc_) {
+      // Channels-last in and out: always oneDNN, whose NHWC primitive reads
+      // and writes the tensors in place (the NCHW path's transposes gone).
+      e->out_shape = {N, g.out[1], g.out[2], M};
+      return dnnl_entry(ctx, key, std::move(e), xs, out_nchw, g);
+    }
     // Depthwise (one input channel per group): the NCHW kernel (planes split
     // across ctx.parallel_for), for planes at least 14 wide, and for any
     // width with the direct AVX-512 kernel (3x3 / 5x5, stride 1 / 2). The
@@ -374,16 +395,24 @@ class FastConv : public FastKernel {
       cache_[key] = std::move(e);
       return raw;
     }
+    return dnnl_entry(ctx, key, std::move(e), xs, out_nchw, g);
+  }
+
+  // The oneDNN primitive for NCHW dims xs -> out (tensors in NHWC when
+  // nhwc_), cached under key.
+  Entry* dnnl_entry(const KernelContext& ctx, const Shape& key, std::unique_ptr<Entry> e,
+                    const Shape& xs, const Shape& out, const nn::Geometry& g) {
     ScopedThreads threads(ctx.threads());
-    e->src_user = memory::desc(to_dims(xs), dt::f32, tag::nchw);
-    e->dst_user = memory::desc(to_dims(e->out_shape), dt::f32, tag::nchw);
+    const tag user = nhwc_ ? tag::nhwc : tag::nchw;
+    e->src_user = memory::desc(to_dims(xs), dt::f32, user);
+    e->dst_user = memory::desc(to_dims(out), dt::f32, user);
     // A pointwise convolution is a matrix product per image: oneDNN's
     // gemm-based implementation reads and writes NCHW with no reorder. Others
     // get the layout their implementation prefers (reorders around them).
     const bool pointwise = group_ == 1 && w_.dim(2) == 1 && w_.dim(3) == 1;
-    const tag act = pointwise ? tag::nchw : tag::any;
+    const tag act = pointwise ? user : tag::any;
     memory::desc src_any(to_dims(xs), dt::f32, act);
-    memory::desc dst_any(to_dims(e->out_shape), dt::f32, act);
+    memory::desc dst_any(to_dims(out), dt::f32, act);
     memory::desc w_any(weights_user_md().dims(), dt::f32, tag::any);
     const memory::dims strides{g.stride[1], g.stride[2]};
     const memory::dims dil{g.dilation[1] - 1, g.dilation[2] - 1};
@@ -402,10 +431,9 @@ class FastConv : public FastKernel {
       e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
       e->prim = dnnl::convolution_forward(e->pd);
       e->scratch_size = e->pd.scratchpad_desc().get_size();
-      const bool avx512 = pointwise_f32_supported();
+      const bool avx512 = pointwise_f32_supported() && !nhwc_;  // nhwc_: user == NHWC already
       e->src_nhwc = avx512 && e->pd.src_desc() == memory::desc(to_dims(xs), dt::f32, tag::nhwc);
-      e->dst_nhwc =
-          avx512 && e->pd.dst_desc() == memory::desc(to_dims(e->out_shape), dt::f32, tag::nhwc);
+      e->dst_nhwc = avx512 && e->pd.dst_desc() == memory::desc(to_dims(out), dt::f32, tag::nhwc);
       if (e->pd.src_desc() != e->src_user && !e->src_nhwc)
         e->src_reorder = make_reorder(e->src_user, e->pd.src_desc());
       if (e->pd.dst_desc() != e->dst_user && !e->dst_nhwc)
@@ -438,6 +466,7 @@ class FastConv : public FastKernel {
   FusedActivation act_;  // None for Conv, and for Relu / Clip (clamp_)
   OutputClamp clamp_;    // FusedConv's Relu or Clip, applied as outputs are stored
   int64_t group_ = 1;
+  bool nhwc_ = false;  // com.onnxq NhwcFusedConv: x [N, H, W, C], y [N, OH, OW, M]
   Tensor w_;  // the constant weights (shares the initializer's buffer)
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
@@ -451,6 +480,8 @@ class FastConv : public FastKernel {
 
 ONNXQ_REGISTER_FAST_KERNEL("", "Conv", 1, kMaxOpset, {DType::Float}, 10, fast_factory<FastConv>());
 ONNXQ_REGISTER_FAST_KERNEL("com.microsoft", "FusedConv", 1, kMaxOpset, {DType::Float}, 10,
+                           fast_factory<FastConv>());
+ONNXQ_REGISTER_FAST_KERNEL("com.onnxq", "NhwcFusedConv", 1, kMaxOpset, {DType::Float}, 10,
                            fast_factory<FastConv>());
 
 }  // namespace onnxq::runtime::fast

@@ -8,6 +8,8 @@
 // has its last vector overlap the previous one (max is idempotent: the
 // overlapped lanes are written twice with the same value); fewer than 16
 // channels take a scalar loop. Rows (n, oh) are split across threads.
+// float32 (nhwc_float): 8 channels per vector, max_ps(tap, acc) = tap > acc
+// ? tap : acc, the reference's `v > best` test (same ±0 and NaN results).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -57,6 +59,24 @@ void max_rows(const uint8_t* x, const int64_t* offs, int taps, int64_t C, uint8_
   if (C > 16) block16(C - 16);
 }
 
+// Float rows: y[0, C) = max over taps of x + offs[t].
+void max_rows_f32(const float* x, const int64_t* offs, int taps, int64_t C, float* y) {
+  int64_t c = 0;
+  for (; c + 8 <= C; c += 8) {
+    __m256 acc = _mm256_loadu_ps(x + offs[0] + c);
+    for (int t = 1; t < taps; ++t) acc = _mm256_max_ps(_mm256_loadu_ps(x + offs[t] + c), acc);
+    _mm256_storeu_ps(y + c, acc);
+  }
+  for (; c < C; ++c) {
+    float best = x[offs[0] + c];
+    for (int t = 1; t < taps; ++t) {
+      const float v = x[offs[t] + c];
+      if (v > best) best = v;
+    }
+    y[c] = best;
+  }
+}
+
 #pragma GCC pop_options
 
 template <class T>
@@ -77,7 +97,8 @@ class FastNhwcMaxPool : public FastKernel {
 
   void compute(KernelContext& ctx) override {
     const Tensor* x = ctx.input(0);
-    if (!x || (x->dtype() != DType::UInt8 && x->dtype() != DType::Int8) || x->rank() != 4 ||
+    if (!x || (x->dtype() != DType::UInt8 && x->dtype() != DType::Int8 && x->dtype() != DType::Float) ||
+        x->rank() != 4 ||
         x->numel() == 0) {
       run_fallback(ctx);
       return;
@@ -97,7 +118,8 @@ class FastNhwcMaxPool : public FastKernel {
       return;
     }
     Tensor& y = ctx.output_uninitialized(0, x->dtype(), {N, OH, OW, C});
-    const bool is_signed = x->dtype() == DType::Int8;
+    const bool is_signed = x->dtype() == DType::Int8, is_float = x->dtype() == DType::Float;
+    const int64_t es = is_float ? 4 : 1;  // element size
     const auto* xb = static_cast<const uint8_t*>(x->raw());
     auto* yb = static_cast<uint8_t*>(y.raw());
     const uint8_t lowest = is_signed ? 0x80 : 0;
@@ -106,8 +128,8 @@ class FastNhwcMaxPool : public FastKernel {
       std::vector<int64_t> offs(static_cast<size_t>(KH * KW));
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t n = r / OH, oh = r % OH;
-        const uint8_t* xn = xb + n * H * W * C;
-        uint8_t* yr = yb + r * OW * C;
+        const uint8_t* xn = xb + n * H * W * C * es;
+        uint8_t* yr = yb + r * OW * C * es;
         for (int64_t ow = 0; ow < OW; ++ow) {
           int taps = 0;
           for (int64_t kh = 0; kh < KH; ++kh) {
@@ -118,8 +140,12 @@ class FastNhwcMaxPool : public FastKernel {
               if (iw >= 0 && iw < W) offs[static_cast<size_t>(taps++)] = (ih * W + iw) * C;
             }
           }
-          uint8_t* yp = yr + ow * C;
-          if (taps == 0) std::memset(yp, lowest, static_cast<size_t>(C));
+          uint8_t* yp = yr + ow * C * es;
+          if (is_float) {
+            float* yf = reinterpret_cast<float*>(yp);
+            if (taps == 0) std::fill_n(yf, C, std::numeric_limits<float>::lowest());
+            else max_rows_f32(reinterpret_cast<const float*>(xn), offs.data(), taps, C, yf);
+          } else if (taps == 0) std::memset(yp, lowest, static_cast<size_t>(C));
           else if (C < 16 && is_signed)
             max_rows_scalar(reinterpret_cast<const int8_t*>(xn), offs.data(), taps, C,
                             reinterpret_cast<int8_t*>(yp));
@@ -138,7 +164,8 @@ class FastNhwcMaxPool : public FastKernel {
 
 }  // namespace
 
-ONNXQ_REGISTER_FAST_KERNEL("com.onnxq", "NhwcMaxPool", 1, kMaxOpset, ({DType::UInt8, DType::Int8}),
+ONNXQ_REGISTER_FAST_KERNEL("com.onnxq", "NhwcMaxPool", 1, kMaxOpset,
+                           ({DType::UInt8, DType::Int8, DType::Float}),
                            10, fast_factory<FastNhwcMaxPool>());
 
 }  // namespace onnxq::runtime::fast

@@ -6,6 +6,7 @@
 // activation) is not produced by onnxq's fusion and is rejected.
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/reference/conv_util.h"
+#include "runtime/kernels/reference/tensor_util.h"
 #include "runtime/optimize/fused_activation.h"
 
 namespace onnxq::runtime {
@@ -76,8 +77,68 @@ class FusedConvKernel : public Kernel {
   FusedActivation act_;
 };
 
+// Runs Conv with input 0 replaced by x_nchw; output 0 lands in y_.
+class NchwContext : public CapturingContext {
+ public:
+  NchwContext(KernelContext& inner, const Tensor& x) : CapturingContext(inner), x_(x) {}
+  const Tensor* input(int i) const override { return i == 0 ? &x_ : CapturingContext::input(i); }
+  Tensor& output(int i, DType dtype, const Shape& shape) override {
+    if (i != 0) return CapturingContext::output(i, dtype, shape);
+    return y_ = Tensor(dtype, shape);
+  }
+  Tensor& output_uninitialized(int i, DType dtype, const Shape& shape) override {
+    return output(i, dtype, shape);
+  }
+  void set_output(int i, Tensor t) override {
+    if (i == 0) y_ = std::move(t);
+    else CapturingContext::set_output(i, std::move(t));
+  }
+  Tensor& y() { return y_; }
+
+ private:
+  const Tensor& x_;
+  Tensor y_;
+};
+
+// com.onnxq NhwcFusedConv: Conv / FusedConv (its activation attributes
+// optional) with x [N, H, W, C] and y [N, OH, OW, M]; the weight stays
+// [M, C / group, KH, KW]. Created only by the runtime's optimizer
+// (runtime/optimize/nhwc_int8.cc, nhwc_float); this reference is the
+// reference Conv and activation between two transposes, so it equals the
+// NCHW graph exactly.
+class NhwcFusedConvKernel : public Kernel {
+ public:
+  explicit NhwcFusedConvKernel(const KernelInit& init)
+      : conv_(make_reference_conv(init)), act_(FusedActivation::read(init.node)) {
+    if (init.node.input(3))
+      throw Error(init.node.describe() + ": the Z (sum) input is not supported");
+  }
+
+  void compute(KernelContext& ctx) override {
+    const Tensor& x = ctx.in(0);
+    if (x.dtype() != DType::Float)
+      throw ctx.error("NhwcFusedConv supports float32 only, got " + dtype_name(x.dtype()));
+    if (x.rank() != 4) throw ctx.error("x must be 4-D [N, H, W, C], got " + shape_str(x.shape()));
+    const Tensor xt = permute_copy(x, x.shape(), {0, 3, 1, 2});
+    NchwContext c(ctx, xt);
+    conv_->compute(c);
+    Tensor& y = c.y();
+    if (!y.defined() || y.rank() != 4) throw ctx.error("the convolution gave no 4-D output");
+    Tensor yc = Tensor(DType::Float, y.shape());
+    std::copy_n(y.data<float>(), y.numel(), yc.data<float>());  // y may share a buffer
+    act_.apply(yc.data<float>(), yc.numel());
+    ctx.set_output(0, permute_copy(yc, yc.shape(), {0, 2, 3, 1}));
+  }
+
+ private:
+  std::unique_ptr<Kernel> conv_;
+  FusedActivation act_;
+};
+
 }  // namespace
 
+ONNXQ_REGISTER_KERNEL("com.onnxq", "NhwcFusedConv", 1, kMaxOpset, {DType::Float},
+                      [](const KernelInit& i) { return std::make_unique<NhwcFusedConvKernel>(i); });
 ONNXQ_REGISTER_KERNEL("com.microsoft", "FusedConv", 1, kMaxOpset, {DType::Float},
                       [](const KernelInit& i) { return std::make_unique<FusedConvKernel>(i); });
 

@@ -1,7 +1,7 @@
-// com.onnxq NhwcMaxPool: MaxPool over a channels-last 8-bit tensor
+// com.onnxq NhwcMaxPool: MaxPool over a channels-last 8-bit or float32 tensor
 // x [N, H, W, C] → y [N, OH, OW, C], 2-D windows, no Indices output.
 // Created only by the runtime's optimizer (runtime/optimize/nhwc_int8.cc)
-// from an 8-bit MaxPool; attributes are MaxPool's (kernel_shape, strides,
+// from an 8-bit MaxPool (or nhwc_float, a float one); attributes are MaxPool's (kernel_shape, strides,
 // pads, dilations, auto_pad, ceil_mode), resolved by the same
 // window_geometry. Like the reference MaxPool (pool.cc), padding taps are
 // skipped and a window with no tap inside the input gives the type's
@@ -58,7 +58,8 @@ class NhwcMaxPoolKernel : public Kernel {
     switch (x.dtype()) {
       case DType::UInt8: run(uint8_t{}); break;
       case DType::Int8: run(int8_t{}); break;
-      default: throw ctx.error("x must be uint8 or int8, got " + dtype_name(x.dtype()));
+      case DType::Float: run(float{}); break;
+      default: throw ctx.error("x must be uint8, int8 or float32, got " + dtype_name(x.dtype()));
     }
   }
 
@@ -68,7 +69,8 @@ class NhwcMaxPoolKernel : public Kernel {
 
 }  // namespace
 
-ONNXQ_REGISTER_KERNEL("com.onnxq", "NhwcMaxPool", 1, kMaxOpset, ({DType::UInt8, DType::Int8}),
+ONNXQ_REGISTER_KERNEL("com.onnxq", "NhwcMaxPool", 1, kMaxOpset,
+                      ({DType::UInt8, DType::Int8, DType::Float}),
                       [](const KernelInit& i) -> std::unique_ptr<Kernel> {
                         return std::make_unique<NhwcMaxPoolKernel>(i);
                       });

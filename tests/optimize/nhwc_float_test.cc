@@ -1,0 +1,212 @@
+// The float NHWC pass (OptimizeOptions::nhwc_float, runtime/optimize/
+// nhwc_int8.cc in float mode) and com.onnxq NhwcFusedConv: the graph after
+// it (3x3 group-1 convolutions are NhwcFusedConv with no Transpose between
+// them, Relu / residual Add / MaxPool stay channels-last, pointwise and
+// few-channel convolutions stay NCHW, graph outputs keep their names and
+// shapes), the optimized model bit for bit equal to the same optimization
+// without nhwc_float (fast kernels, 1 and 2 threads, and reference kernels),
+// and the reference NhwcFusedConv equal to the reference Conv / FusedConv
+// between transposes.
+#include <gtest/gtest.h>
+
+#include "common/graph_builder.h"
+#include "fast/fast_test_util.h"
+#include "runtime/kernels/reference/tensor_util.h"
+#include "runtime/optimize.h"
+
+namespace onnxq {
+namespace {
+
+struct Net {
+  std::unique_ptr<ir::Model> m = test::new_model(13);
+  uint32_t seed = 100;
+  ir::Graph& g() { return *m->graph; }
+  ir::Value* node(const std::string& op, const std::vector<ir::Value*>& in) {
+    return g().add_node(op, in, {g().unique_name("t")}, "", g().unique_name("n"))->output(0);
+  }
+  ir::Value* conv(ir::Value* x, int64_t C, int64_t M, int64_t k, int64_t stride, bool relu) {
+    ir::Value* w = test::init(g(), g().unique_name("w"),
+                              fasttest::random_float({M, C, k, k}, seed++, -0.3f, 0.3f));
+    ir::Value* b = test::init(g(), g().unique_name("b"), fasttest::random_float({M}, seed++));
+    ir::Node* n = g().add_node("Conv", {x, w, b}, {g().unique_name("c")}, "", g().unique_name("conv"));
+    n->set_attr_ints("kernel_shape", {k, k});
+    n->set_attr_ints("strides", {stride, stride});
+    const int64_t p = k / 2;
+    n->set_attr_ints("pads", {p, p, p, p});
+    return relu ? node("Relu", {n->output(0)}) : n->output(0);
+  }
+};
+
+// x [N, 8, 16, 16] → conv3x3+relu → conv3x3+relu → conv3x3 → Add(residual)
+// → Relu → MaxPool → conv3x3 (stride 2) + Add(1x1 stride-2 shortcut) →
+// Relu → GlobalAveragePool → Flatten → Gemm.
+std::unique_ptr<ir::Model> residual_cnn(int64_t N) {
+  Net n;
+  ir::Value* x = test::input(n.g(), "x", {N, 8, 16, 16});
+  ir::Value* a = n.conv(x, 8, 16, 3, 1, true);
+  ir::Value* h = n.conv(a, 16, 16, 3, 1, true);
+  h = n.conv(h, 16, 16, 3, 1, false);
+  h = n.node("Relu", {n.node("Add", {h, a})});
+  ir::Node* mp = n.g().add_node("MaxPool", {h}, {"pooled"}, "", "pool");
+  mp->set_attr_ints("kernel_shape", {2, 2});
+  mp->set_attr_ints("strides", {2, 2});
+  ir::Value* p = mp->output(0);
+  ir::Value* c = n.conv(p, 16, 32, 3, 2, false);
+  ir::Value* s = n.conv(p, 16, 32, 1, 2, false);  // pointwise: stays NCHW
+  h = n.node("Relu", {n.node("Add", {c, s})});
+  h = n.node("Flatten", {n.node("GlobalAveragePool", {h})});
+  ir::Value* w = test::init(n.g(), "fc_w", fasttest::random_float({10, 32}, 7));
+  ir::Value* b = test::init(n.g(), "fc_b", fasttest::random_float({10}, 8));
+  ir::Node* gemm = n.g().add_node("Gemm", {h, w, b}, {"y"}, "", "fc");
+  gemm->set_attr_i("transB", 1);
+  n.g().add_output(gemm->output(0));
+  n.g().add_output(p);  // an NHWC value read by a graph output
+  return std::move(n.m);
+}
+
+std::unique_ptr<ir::Model> optimized(const ir::Model& m, bool nhwc) {
+  runtime::OptimizeOptions o;
+  o.nhwc_float = nhwc;
+  return runtime::optimize_for_inference(m, o);
+}
+
+const ir::Node* find(const ir::Graph& g, const std::string& op, int nth = 0) {
+  for (const ir::Node* n : g.nodes())
+    if (n->op_type() == op && nth-- == 0) return n;
+  return nullptr;
+}
+
+TEST(NhwcFloat, ConvChainRunsChannelsLast) {
+  auto m = residual_cnn(1);
+  auto o = optimized(*m, true);
+  const ir::Graph& g = *o->graph;
+  EXPECT_EQ(test::count_op(g, "NhwcFusedConv"), 4);
+  EXPECT_EQ(test::count_op(g, "Conv"), 1);  // the pointwise shortcut
+  EXPECT_EQ(test::count_op(g, "FusedConv"), 0);
+  EXPECT_EQ(test::count_op(g, "NhwcMaxPool"), 1);
+  // Entry; pooled back to NCHW (a graph output, and the pointwise
+  // shortcut's input); the shortcut's output to NHWC; the last Add's output
+  // back for GlobalAveragePool (its Relu then runs NCHW).
+  EXPECT_EQ(test::count_op(g, "Transpose"), 4);
+  EXPECT_EQ(o->opset("com.onnxq"), 1);
+  for (int i = 1; i < 3; ++i) {
+    const ir::Node* c = find(g, "NhwcFusedConv", i);
+    ASSERT_TRUE(c);
+    EXPECT_NE(c->input(0)->producer()->op_type(), "Transpose") << i;
+  }
+  EXPECT_EQ(find(g, "NhwcFusedConv", 1)->input(0)->producer()->op_type(), "NhwcFusedConv");
+  EXPECT_EQ(find(g, "NhwcMaxPool")->input(0)->producer()->op_type(), "Relu");
+  ASSERT_EQ(g.outputs().size(), 2u);
+  EXPECT_EQ(g.outputs()[0]->name(), "y");
+  EXPECT_EQ(g.outputs()[1]->name(), "pooled");
+  EXPECT_EQ(g.outputs()[1]->producer()->op_type(), "Transpose");
+  const runtime::NamedTensors feeds{{"x", fasttest::random_float({1, 8, 16, 16}, 3)}};
+  EXPECT_EQ(test::run(*o, feeds)[1].shape(), (Shape{1, 16, 8, 8}));
+}
+
+TEST(NhwcFloat, DepthwiseAndFewChannelConvsStayNchw) {
+  Net n;
+  ir::Value* x = test::input(n.g(), "x", {1, 3, 10, 10});
+  ir::Value* h = n.conv(x, 3, 8, 3, 1, true);  // C = 3
+  ir::Value* w = test::init(n.g(), "dw", fasttest::random_float({8, 1, 3, 3}, 5));
+  ir::Node* dw = n.g().add_node("Conv", {h, w}, {"y"}, "", "dw");
+  dw->set_attr_i("group", 8);
+  dw->set_attr_ints("pads", {1, 1, 1, 1});
+  n.g().add_output(dw->output(0));
+  auto o = optimized(*n.m, true);
+  EXPECT_EQ(test::count_op(*o->graph, "NhwcFusedConv"), 0);
+  EXPECT_EQ(test::count_op(*o->graph, "Transpose"), 0);
+}
+
+void expect_same(const ir::Model& m, const Shape& xs, bool reference, int threads) {
+  SCOPED_TRACE((reference ? "reference, threads " : "fast, threads ") + std::to_string(threads));
+  auto on = optimized(m, true), off = optimized(m, false);
+  runtime::SessionOptions so;
+  so.reference_only = reference;
+  so.threads = threads;
+  so.parallel_min_work = 0;
+  const runtime::NamedTensors feeds{{"x", fasttest::random_float(xs, 11, -2.0f, 2.0f)}};
+  const std::vector<Tensor> a = test::run(*on, feeds, so), b = test::run(*off, feeds, so);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(fasttest::bit_exact(a[i], b[i])) << i;
+}
+
+TEST(NhwcFloat, OptimizedEqualsNchwBitForBit) {
+  for (int64_t N : {1, 3}) {
+    auto m = residual_cnn(N);
+    for (int threads : {1, 2}) expect_same(*m, {N, 8, 16, 16}, false, threads);
+    expect_same(*m, {N, 8, 16, 16}, true, 1);
+  }
+}
+
+std::unique_ptr<ir::Model> one_conv(const std::string& op, const std::string& domain,
+                                    const Tensor& x, const Tensor& w, const Tensor& b,
+                                    const std::function<void(ir::Node&)>& attrs) {
+  auto m = test::new_model(17);
+  if (!domain.empty()) m->set_opset(domain, 1);
+  ir::Graph& g = *m->graph;
+  ir::Node* n = g.add_node(op, {test::input(g, "x0", x.shape()), test::init(g, "w", w), test::init(g, "b", b)},
+                           {"y"}, domain, "conv");
+  attrs(*n);
+  g.add_output(n->output(0));
+  return m;
+}
+
+// Reference NhwcFusedConv == transpose(reference Conv / FusedConv(transpose(x))).
+TEST(NhwcFusedConvReference, EqualsConvBetweenTransposes) {
+  const Tensor x = fasttest::random_float({2, 6, 9, 7}, 21, -2.0f, 2.0f);
+  const Tensor w = fasttest::random_float({5, 6, 3, 3}, 22), b = fasttest::random_float({5}, 23);
+  const Tensor xh = runtime::permute_copy(x, x.shape(), {0, 2, 3, 1});
+  for (const char* act : {"", "Relu", "LeakyRelu"}) {
+    SCOPED_TRACE(act);
+    auto attrs = [&](ir::Node& n) {
+      n.set_attr_ints("kernel_shape", {3, 3});
+      n.set_attr_ints("strides", {2, 1});
+      n.set_attr_ints("pads", {1, 0, 1, 2});
+      if (*act) n.set_attr_s("activation", act);
+      if (std::string(act) == "LeakyRelu") n.set_attr_floats("activation_params", {0.1f});
+    };
+    auto nchw = one_conv(*act ? "FusedConv" : "Conv", *act ? "com.microsoft" : "", x, w, b, attrs);
+    auto nhwc = one_conv("NhwcFusedConv", "com.onnxq", xh, w, b, attrs);
+    for (bool reference : {true, false}) {
+      runtime::SessionOptions so;
+      so.reference_only = reference;
+      const Tensor y = test::run(*nchw, {{"x0", x}}, so)[0];
+      const Tensor yh = test::run(*nhwc, {{"x0", xh}}, so)[0];
+      ASSERT_EQ(yh.shape(), (Shape{y.dim(0), y.dim(2), y.dim(3), y.dim(1)}));
+      const Tensor back = runtime::permute_copy(yh, yh.shape(), {0, 3, 1, 2});
+      if (reference) {  // exact: the same reference between transposes
+        EXPECT_TRUE(fasttest::bit_exact(back, y));
+      } else {  // fast: oneDNN's NHWC primitive vs the fast NCHW path, rounding only
+        for (int64_t i = 0; i < y.numel(); ++i)
+          ASSERT_NEAR(back.data<float>()[i], y.data<float>()[i], 1e-4f) << i;
+      }
+    }
+  }
+}
+
+// Fast float NhwcMaxPool (AVX2, 8 channels a vector and a scalar tail) ==
+// its reference, padding and ceil_mode included.
+TEST(NhwcMaxPoolFloat, FastEqualsReference) {
+  for (int64_t C : {3, 8, 13, 32}) {
+    SCOPED_TRACE(C);
+    auto m = test::new_model(17);
+    m->set_opset("com.onnxq", 1);
+    ir::Graph& g = *m->graph;
+    ir::Node* n = g.add_node("NhwcMaxPool", {test::input(g, "x", {2, 9, 7, C})}, {"y"}, "com.onnxq", "p");
+    n->set_attr_ints("kernel_shape", {3, 3});
+    n->set_attr_ints("strides", {2, 2});
+    n->set_attr_ints("pads", {1, 1, 1, 1});
+    n->set_attr_i("ceil_mode", 1);
+    g.add_output(n->output(0));
+    const runtime::NamedTensors feeds{{"x", fasttest::random_float({2, 9, 7, C}, 31, -3.0f, 3.0f)}};
+    runtime::SessionOptions ref;
+    ref.reference_only = true;
+    const Tensor a = test::run(*m, feeds)[0], b = test::run(*m, feeds, ref)[0];
+    EXPECT_EQ(a.shape(), (Shape{2, 5, 4, C}));
+    EXPECT_TRUE(fasttest::bit_exact(a, b));
+  }
+}
+
+}  // namespace
+}  // namespace onnxq
