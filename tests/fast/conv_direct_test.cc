@@ -228,7 +228,10 @@ TEST(FastConvChannelsLast, OneDnnNhwcWithTransposesMatchesReference) {
   uint32_t seed = 61;
   for (const ConvCase& c : cases) check_conv(c, seed += 3);
   const std::vector<Act> acts = {{"Relu"}, {"Clip", -0.1f, 0.4f}};
-  for (const ConvCase& c : cases) check_fused(c, acts[seed % 2], seed += 3);
+  for (const ConvCase& c : cases) {
+    const Act& a = acts[seed % 2];
+    check_fused(c, a, seed += 3);
+  }
 }
 
 // ---------------------------------------------------------------- pointwise

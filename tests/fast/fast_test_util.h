@@ -180,6 +180,21 @@ inline ::testing::AssertionResult bit_exact(const Tensor& fast, const Tensor& re
          << bad << " of " << fast.numel() << " elements differ" << first.str();
 }
 
+// Bit-exact equality, except that any NaN matches any NaN: which operand's
+// NaN an operation returns when both are NaN (sign, payload) depends on
+// the operand order the compiler picks for commutative operations, in the
+// reference's scalar code as in the vector code.
+inline ::testing::AssertionResult same_bits(const Tensor& fast, const Tensor& ref) {
+  if (fast.dtype() == DType::Float && ref.dtype() == DType::Float && fast.shape() == ref.shape()) {
+    Tensor f = fast.clone(), r = ref.clone();
+    for (int64_t i = 0; i < f.numel(); ++i)
+      if (std::isnan(f.data<float>()[i]) && std::isnan(r.data<float>()[i]))
+        f.data<float>()[i] = r.data<float>()[i];
+    return bit_exact(f, r);
+  }
+  return bit_exact(fast, ref);
+}
+
 // |fast - ref| <= tol[i] for every element (tol has the shape of ref).
 inline ::testing::AssertionResult within(const Tensor& fast, const Tensor& ref,
                                          const std::vector<double>& tol) {

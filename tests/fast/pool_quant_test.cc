@@ -17,21 +17,6 @@ namespace {
 constexpr float kInf = std::numeric_limits<float>::infinity();
 constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Bit-exact equality, except that any NaN matches any NaN: which operand's
-// NaN an operation returns when both are NaN (sign, payload) depends on
-// the operand order the compiler picks for commutative operations, in the
-// reference's scalar code as in the vector code.
-::testing::AssertionResult same_bits(const Tensor& fast, const Tensor& ref) {
-  if (fast.dtype() == DType::Float && ref.dtype() == DType::Float && fast.shape() == ref.shape()) {
-    Tensor f = fast.clone(), r = ref.clone();
-    for (int64_t i = 0; i < f.numel(); ++i)
-      if (std::isnan(f.data<float>()[i]) && std::isnan(r.data<float>()[i]))
-        f.data<float>()[i] = r.data<float>()[i];
-    return bit_exact(f, r);
-  }
-  return bit_exact(fast, ref);
-}
-
 Tensor with_specials(const Shape& s, uint32_t seed) {
   Tensor t = random_float(s, seed, -3.0f, 3.0f);
   std::mt19937 rng(seed * 31 + 7);
