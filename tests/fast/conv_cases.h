@@ -82,4 +82,34 @@ inline ConvCase random_case(std::mt19937& rng) {
   return c;
 }
 
+// A FusedConv activation (Relu or Clip); an empty op means plain Conv.
+struct ConvActivation {
+  std::string op;
+  float lo = 0, hi = 0;  // Clip's bounds
+  std::string str() const {
+    return op != "Clip" ? op : op + "(" + std::to_string(lo) + ", " + std::to_string(hi) + ")";
+  }
+};
+
+// The conv's attributes plus com.microsoft FusedConv's activation ones.
+inline Attrs fused_attrs(const ConvCase& c, const ConvActivation& a) {
+  return [c, a](ir::Node& n) {
+    c.attrs()(n);
+    if (a.op.empty()) return;
+    n.set_attr_s("activation", a.op);
+    if (a.op == "Clip") n.set_attr_floats("activation_params", {a.lo, a.hi});
+  };
+}
+
+// The reference activation node applied to t: FusedConv's oracle.
+inline Tensor reference_activation(const Tensor& t, const ConvActivation& a) {
+  std::vector<In> in{feed(t)};
+  if (a.op == "Clip") {
+    in.push_back(constant(Tensor::scalar<float>(a.lo)));
+    in.push_back(constant(Tensor::scalar<float>(a.hi)));
+  }
+  auto m = one_node(a.op, in);
+  return run_model(*m, feeds_of(in), true).at(0);
+}
+
 }  // namespace onnxq::fasttest

@@ -68,15 +68,12 @@ void check_conv(const ConvCase& c, uint32_t seed) {
   EXPECT_TRUE(within(y1, ref, tol));
 }
 
-struct Act {
-  std::string op;
-  float lo = 0, hi = 0;
-};
+using Act = ConvActivation;
 
 // FusedConv (1 and 2 threads) against the fast Conv then the reference
 // activation, bit for bit; the input holds a NaN.
 void check_fused(const ConvCase& c, const Act& a, uint32_t seed) {
-  SCOPED_TRACE(c.str() + " " + a.op + " " + std::to_string(a.lo) + " " + std::to_string(a.hi));
+  SCOPED_TRACE(c.str() + " " + a.str());
   Tensor x = random_float({c.N, c.C, c.H, c.W}, seed);
   x.data<float>()[seed % x.numel()] = std::numeric_limits<float>::quiet_NaN();
   const Tensor w = random_float({c.M, c.C / c.group, c.KH, c.KW}, seed + 1);
@@ -85,18 +82,8 @@ void check_fused(const ConvCase& c, const Act& a, uint32_t seed) {
   const runtime::NamedTensors feeds = feeds_of(in);
   auto conv = one_node("Conv", in, c.attrs());
   const Tensor t = run_fast(*conv, feeds, 1);
-  std::vector<In> act_in{feed(t)};
-  if (a.op == "Clip")
-    act_in.push_back(constant(Tensor::scalar<float>(a.lo))),
-        act_in.push_back(constant(Tensor::scalar<float>(a.hi)));
-  auto act = one_node(a.op, act_in);
-  const Tensor expected = run_model(*act, feeds_of(act_in), true).at(0);
-  const Attrs fused_attrs = [&](ir::Node& n) {
-    c.attrs()(n);
-    n.set_attr_s("activation", a.op);
-    if (a.op == "Clip") n.set_attr_floats("activation_params", {a.lo, a.hi});
-  };
-  auto fused = one_node("FusedConv", in, fused_attrs, 17, "com.microsoft");
+  const Tensor expected = reference_activation(t, a);
+  auto fused = one_node("FusedConv", in, fused_attrs(c, a), 17, "com.microsoft");
   int64_t runs = 0;
   EXPECT_TRUE(bit_exact(run_fast(*fused, feeds, 1, &runs), expected));
   EXPECT_EQ(runs, 1);

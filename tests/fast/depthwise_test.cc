@@ -26,19 +26,7 @@
 namespace onnxq::fasttest {
 namespace {
 
-struct Act {
-  std::string op;  // empty: plain Conv
-  float lo = 0, hi = 0;
-};
-
-Attrs fused_attrs(const ConvCase& c, const Act& a) {
-  return [c, a](ir::Node& n) {
-    c.attrs()(n);
-    if (a.op.empty()) return;
-    n.set_attr_s("activation", a.op);
-    if (a.op == "Clip") n.set_attr_floats("activation_params", {a.lo, a.hi});
-  };
-}
+using Act = ConvActivation;  // empty op: plain Conv
 
 std::unique_ptr<ir::Model> model(const ConvCase& c, const Act& a, const std::vector<In>& in) {
   return a.op.empty() ? one_node("Conv", in, c.attrs())

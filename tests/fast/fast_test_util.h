@@ -123,6 +123,23 @@ inline Tensor random_q8(DType dt, const Shape& shape, uint32_t seed, int lo = -1
   return t;
 }
 
+// A float scale input: a scalar for one value, else a 1-D tensor.
+inline Tensor floats(const std::vector<float>& v) {
+  return v.size() == 1 ? Tensor::scalar<float>(v[0])
+                       : Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
+}
+
+// Whether w - zw[m] fits in int8 for every weight (zw per tensor or per
+// output channel): the condition of the int8 oneDNN / VNNI paths.
+inline bool weights_fit(const Tensor& w, const std::vector<int>& zw) {
+  const int64_t per_m = w.numel() / w.dim(0);
+  for (int64_t i = 0; i < w.numel(); ++i) {
+    const int v = static_cast<int>(w.value_as_double(i)) - (zw.size() == 1 ? zw[0] : zw[i / per_m]);
+    if (v < -128 || v > 127) return false;
+  }
+  return true;
+}
+
 inline Tensor q8_scalar(DType dt, int v) {
   return dt == DType::UInt8 ? Tensor::scalar<uint8_t>(static_cast<uint8_t>(v))
                             : Tensor::scalar<int8_t>(static_cast<int8_t>(v));

@@ -18,13 +18,7 @@
 namespace onnxq::fasttest {
 namespace {
 
-struct Act {
-  std::string op;
-  float lo = 0, hi = 0;  // Clip's bounds
-  std::string str() const {
-    return op == "Relu" ? op : op + "(" + std::to_string(lo) + ", " + std::to_string(hi) + ")";
-  }
-};
+using Act = ConvActivation;
 
 std::vector<Act> acts() {
   const float inf = std::numeric_limits<float>::infinity();
@@ -44,19 +38,8 @@ void check(const ConvCase& c, const Act& a, uint32_t seed) {
 
   auto conv = one_node("Conv", in, c.attrs());
   const Tensor t = run_model(*conv, feeds, false).at(0);
-  std::vector<In> act_in{feed(t)};
-  if (a.op == "Clip")
-    act_in.push_back(constant(Tensor::scalar<float>(a.lo))),
-        act_in.push_back(constant(Tensor::scalar<float>(a.hi)));
-  auto act = one_node(a.op, act_in);
-  const Tensor expected = run_model(*act, feeds_of(act_in), true).at(0);
-
-  const Attrs fused_attrs = [&](ir::Node& n) {
-    c.attrs()(n);
-    n.set_attr_s("activation", a.op);
-    if (a.op == "Clip") n.set_attr_floats("activation_params", {a.lo, a.hi});
-  };
-  auto fused = one_node("FusedConv", in, fused_attrs, 17, "com.microsoft");
+  const Tensor expected = reference_activation(t, a);
+  auto fused = one_node("FusedConv", in, fused_attrs(c, a), 17, "com.microsoft");
   auto& k = runtime::fast::fast_counters();
   const int64_t f0 = k.fast.load(), b0 = k.fallback.load();
   const Tensor got = run_model(*fused, feeds, false).at(0);

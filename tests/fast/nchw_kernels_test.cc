@@ -93,8 +93,7 @@ void check_depthwise(const DwCase& c, std::mt19937& rng, bool extreme) {
       constant(Tensor::scalar<float>(sx)),
       constant(q8_scalar(xt, zx)),
       constant(w),
-      constant(sw.size() == 1 ? Tensor::scalar<float>(sw[0])
-                              : Tensor::from_vector<float>({static_cast<int64_t>(sw.size())}, sw)),
+      constant(floats(sw)),
       constant(zw.size() == 1 ? q8_scalar(wt, zw[0]) : q8_vector(wt, zw)),
       constant(Tensor::scalar<float>(sy)),
       constant(q8_scalar(yt, zy)),
@@ -230,8 +229,7 @@ void check_pointwise(int64_t N, int64_t C, int64_t M, int64_t H, int64_t W, std:
       constant(Tensor::scalar<float>(sx)),
       constant(q8_scalar(xt, zx)),
       constant(w),
-      constant(sw.size() == 1 ? Tensor::scalar<float>(sw[0])
-                              : Tensor::from_vector<float>({static_cast<int64_t>(sw.size())}, sw)),
+      constant(floats(sw)),
       constant(zw.size() == 1 ? q8_scalar(wt, zw[0]) : q8_vector(wt, zw)),
       constant(Tensor::scalar<float>(sy)),
       constant(q8_scalar(yt, zy)),

@@ -152,19 +152,7 @@ Tensor weights(const Case& c, uint32_t seed) {
   return t;
 }
 
-bool weights_fit(const Tensor& w, const std::vector<int>& zw) {
-  const int64_t per_m = w.numel() / w.dim(0);
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    const int v = static_cast<int>(w.value_as_double(i)) - (zw.size() == 1 ? zw[0] : zw[i / per_m]);
-    if (v < -128 || v > 127) return false;
-  }
-  return true;
-}
 
-Tensor floats(const std::vector<float>& v) {
-  return v.size() == 1 ? Tensor::scalar<float>(v[0])
-                       : Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
-}
 
 // The node's inputs in QLinearConv order (x is [N, H, W, C] here).
 std::vector<In> inputs_of(const Case& c, const Tensor& x, const Tensor& w,

@@ -98,20 +98,7 @@ Tensor zw_tensor(const QParams& p) {
   return p.zw.size() == 1 ? q8_scalar(p.wt, p.zw[0]) : q8_vector(p.wt, p.zw);
 }
 
-Tensor floats(const std::vector<float>& v) {
-  return v.size() == 1 ? Tensor::scalar<float>(v[0])
-                       : Tensor::from_vector<float>({static_cast<int64_t>(v.size())}, v);
-}
 
-// Whether w - zw fits in int8 for these weights.
-bool weights_fit(const Tensor& w, const std::vector<int>& zw) {
-  const int64_t per_m = w.numel() / w.dim(0);
-  for (int64_t i = 0; i < w.numel(); ++i) {
-    const int v = static_cast<int>(w.value_as_double(i)) - (zw.size() == 1 ? zw[0] : zw[i / per_m]);
-    if (v < -128 || v > 127) return false;
-  }
-  return true;
-}
 
 void check_qlinear(const ConvCase& c, const QParams& p, uint32_t seed) {
   SCOPED_TRACE(c.str() + " x " + dtype_name(p.xt) + " w " + dtype_name(p.wt) + " y " +
