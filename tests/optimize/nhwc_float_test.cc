@@ -1,12 +1,15 @@
 // The float NHWC pass (OptimizeOptions::nhwc_float, runtime/optimize/
 // nhwc_int8.cc in float mode) and com.onnxq NhwcFusedConv: the graph after
 // it (3x3 group-1 convolutions are NhwcFusedConv with no Transpose between
-// them, Relu / residual Add / MaxPool stay channels-last, pointwise and
-// few-channel convolutions stay NCHW, graph outputs keep their names and
-// shapes), the optimized model bit for bit equal to the same optimization
-// without nhwc_float (fast kernels, 1 and 2 threads, and reference kernels),
-// and the reference NhwcFusedConv equal to the reference Conv / FusedConv
-// between transposes.
+// them, Relu / residual Add / MaxPool stay channels-last; pointwise and
+// few-channel convolutions follow them only next to such a chain; graph
+// outputs keep their names and shapes), the optimized model bit for bit
+// equal to the same optimization without nhwc_float (fast kernels, 1 and 2
+// threads, and reference kernels) when only 3x3 convolutions move (the
+// same oneDNN primitive either way), within float rounding of the
+// reference kernels when followers move too (their NCHW kernels are our
+// own), and the reference NhwcFusedConv equal to the reference Conv /
+// FusedConv between transposes.
 #include <gtest/gtest.h>
 
 #include "common/graph_builder.h"
@@ -38,9 +41,9 @@ struct Net {
 };
 
 // x [N, 8, 16, 16] → conv3x3+relu → conv3x3+relu → conv3x3 → Add(residual)
-// → Relu → MaxPool → conv3x3 (stride 2) + Add(1x1 stride-2 shortcut) →
-// Relu → GlobalAveragePool → Flatten → Gemm.
-std::unique_ptr<ir::Model> residual_cnn(int64_t N) {
+// → Relu → MaxPool → conv3x3 (stride 2) + Add(shortcut_k x shortcut_k
+// stride-2 shortcut) → Relu → GlobalAveragePool → Flatten → Gemm.
+std::unique_ptr<ir::Model> residual_cnn(int64_t N, int64_t shortcut_k = 1) {
   Net n;
   ir::Value* x = test::input(n.g(), "x", {N, 8, 16, 16});
   ir::Value* a = n.conv(x, 8, 16, 3, 1, true);
@@ -52,7 +55,7 @@ std::unique_ptr<ir::Model> residual_cnn(int64_t N) {
   mp->set_attr_ints("strides", {2, 2});
   ir::Value* p = mp->output(0);
   ir::Value* c = n.conv(p, 16, 32, 3, 2, false);
-  ir::Value* s = n.conv(p, 16, 32, 1, 2, false);  // pointwise: stays NCHW
+  ir::Value* s = n.conv(p, 16, 32, shortcut_k, 2, false);
   h = n.node("Relu", {n.node("Add", {c, s})});
   h = n.node("Flatten", {n.node("GlobalAveragePool", {h})});
   ir::Value* w = test::init(n.g(), "fc_w", fasttest::random_float({10, 32}, 7));
@@ -80,16 +83,17 @@ TEST(NhwcFloat, ConvChainRunsChannelsLast) {
   auto m = residual_cnn(1);
   auto o = optimized(*m, true);
   const ir::Graph& g = *o->graph;
-  EXPECT_EQ(test::count_op(g, "NhwcFusedConv"), 4);
-  EXPECT_EQ(test::count_op(g, "Conv"), 1);  // the pointwise shortcut
+  // The pointwise shortcut reads an NHWC value and feeds an NHWC Add: it
+  // follows.
+  EXPECT_EQ(test::count_op(g, "NhwcFusedConv"), 5);
+  EXPECT_EQ(test::count_op(g, "Conv"), 0);
   EXPECT_EQ(test::count_op(g, "FusedConv"), 0);
   EXPECT_EQ(test::count_op(g, "NhwcMaxPool"), 1);
-  // Entry; pooled back to NCHW (a graph output, and the pointwise
-  // shortcut's input); the shortcut's output to NHWC; the last Add's output
-  // back for GlobalAveragePool (its Relu then runs NCHW).
-  EXPECT_EQ(test::count_op(g, "Transpose"), 4);
+  // Entry; pooled back to NCHW (a graph output); the last Add's output back
+  // for GlobalAveragePool (its Relu then runs NCHW).
+  EXPECT_EQ(test::count_op(g, "Transpose"), 3);
   EXPECT_EQ(o->opset("com.onnxq"), 1);
-  for (int i = 1; i < 3; ++i) {
+  for (int i = 1; i < 5; ++i) {
     const ir::Node* c = find(g, "NhwcFusedConv", i);
     ASSERT_TRUE(c);
     EXPECT_NE(c->input(0)->producer()->op_type(), "Transpose") << i;
@@ -107,15 +111,57 @@ TEST(NhwcFloat, ConvChainRunsChannelsLast) {
 TEST(NhwcFloat, DepthwiseAndFewChannelConvsStayNchw) {
   Net n;
   ir::Value* x = test::input(n.g(), "x", {1, 3, 10, 10});
-  ir::Value* h = n.conv(x, 3, 8, 3, 1, true);  // C = 3
-  ir::Value* w = test::init(n.g(), "dw", fasttest::random_float({8, 1, 3, 3}, 5));
-  ir::Node* dw = n.g().add_node("Conv", {h, w}, {"y"}, "", "dw");
-  dw->set_attr_i("group", 8);
+  ir::Value* h = n.conv(x, 3, 32, 3, 1, true);  // C = 3, a stem, but no 3x3 chain after it
+  ir::Value* w = test::init(n.g(), "dw", fasttest::random_float({32, 1, 3, 3}, 5));
+  ir::Node* dw = n.g().add_node("Conv", {h, w}, {"d"}, "", "dw");
+  dw->set_attr_i("group", 32);
   dw->set_attr_ints("pads", {1, 1, 1, 1});
-  n.g().add_output(dw->output(0));
+  n.g().add_output(n.conv(dw->output(0), 32, 16, 1, 1, false));  // pointwise, NCHW input
   auto o = optimized(*n.m, true);
   EXPECT_EQ(test::count_op(*o->graph, "NhwcFusedConv"), 0);
   EXPECT_EQ(test::count_op(*o->graph, "Transpose"), 0);
+}
+
+// x [1, 3, 32, 32] → stem 7x7/2 (3 → stem_outputs) + Relu → MaxPool →
+// conv3x3 → {pointwise → y1, pointwise → depthwise → y2}.
+std::unique_ptr<ir::Model> stem_net(int64_t stem_outputs) {
+  Net n;
+  ir::Value* x = test::input(n.g(), "x", {1, 3, 32, 32});
+  ir::Value* h = n.conv(x, 3, stem_outputs, 7, 2, true);
+  ir::Node* mp = n.g().add_node("MaxPool", {h}, {"pooled"}, "", "pool");
+  mp->set_attr_ints("kernel_shape", {3, 3});
+  mp->set_attr_ints("strides", {2, 2});
+  mp->set_attr_ints("pads", {1, 1, 1, 1});
+  h = n.conv(mp->output(0), stem_outputs, 16, 3, 1, true);
+  n.g().add_output(n.conv(h, 16, 24, 1, 1, false));
+  ir::Value* e = n.conv(h, 16, 24, 1, 1, false);
+  ir::Value* w = test::init(n.g(), "dw", fasttest::random_float({24, 1, 3, 3}, 5));
+  ir::Node* dw = n.g().add_node("Conv", {e, w}, {"y2"}, "", "dw");
+  dw->set_attr_i("group", 24);
+  dw->set_attr_ints("pads", {1, 1, 1, 1});
+  n.g().add_output(dw->output(0));
+  return std::move(n.m);
+}
+
+TEST(NhwcFloat, StemAndPointwiseFollowA3x3Chain) {
+  auto m = stem_net(32);
+  auto o = optimized(*m, true);
+  const ir::Graph& g = *o->graph;
+  // Stem, pool and 3x3 run NHWC; the pointwise convolutions no NHWC node
+  // reads (a graph output, a depthwise Conv) go back to NCHW.
+  EXPECT_EQ(test::count_op(g, "NhwcFusedConv"), 2);
+  EXPECT_EQ(test::count_op(g, "NhwcMaxPool"), 1);
+  EXPECT_EQ(test::count_op(g, "Conv"), 3);
+  // Entry, and the 3x3's output back for both pointwise convolutions.
+  EXPECT_EQ(test::count_op(g, "Transpose"), 2);
+  const ir::Node* stem = find(g, "NhwcFusedConv", 0);
+  ASSERT_TRUE(stem);
+  EXPECT_EQ(stem->input(0)->producer()->op_type(), "Transpose");
+  EXPECT_EQ(stem->input(0)->producer()->input(0)->name(), "x");
+  // A stem with few outputs stays NCHW (and its MaxPool with it).
+  auto small = optimized(*stem_net(8), true);
+  EXPECT_EQ(test::count_op(*small->graph, "NhwcFusedConv"), 1);
+  EXPECT_EQ(test::count_op(*small->graph, "MaxPool"), 1);
 }
 
 void expect_same(const ir::Model& m, const Shape& xs, bool reference, int threads) {
@@ -133,10 +179,43 @@ void expect_same(const ir::Model& m, const Shape& xs, bool reference, int thread
 
 TEST(NhwcFloat, OptimizedEqualsNchwBitForBit) {
   for (int64_t N : {1, 3}) {
-    auto m = residual_cnn(N);
+    auto m = residual_cnn(N, /*shortcut_k=*/3);  // no followers: only oneDNN convolutions move
     for (int threads : {1, 2}) expect_same(*m, {N, 8, 16, 16}, false, threads);
     expect_same(*m, {N, 8, 16, 16}, true, 1);
   }
+}
+
+// With followers, the fast NHWC model against the reference kernels on the
+// NCHW model (the semantics): float rounding only. The reference
+// NhwcFusedConv is the reference Conv between transposes, so reference
+// kernels stay bit for bit.
+TEST(NhwcFloat, FollowersStayWithinRoundingOfTheReference) {
+  for (int64_t N : {1, 2}) {
+    auto m = residual_cnn(N);
+    expect_same(*m, {N, 8, 16, 16}, true, 1);
+    const runtime::NamedTensors feeds{{"x", fasttest::random_float({N, 8, 16, 16}, 11, -2.0f, 2.0f)}};
+    runtime::SessionOptions ref;
+    ref.reference_only = true;
+    const std::vector<Tensor> want = test::run(*m, feeds, ref);
+    for (int threads : {1, 2}) {
+      runtime::SessionOptions so;
+      so.threads = threads;
+      so.parallel_min_work = 0;
+      const std::vector<Tensor> got = test::run(*optimized(*m, true), feeds, so);
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        double scale = 0;
+        for (int64_t j = 0; j < want[i].numel(); ++j)
+          scale = std::max(scale, std::fabs(want[i].value_as_double(j)));
+        // Six layers of float32 sums of up to 144 products: a few ulps of
+        // the largest output each.
+        const std::vector<double> tol(static_cast<size_t>(want[i].numel()), 1e-5 * (1 + scale));
+        EXPECT_TRUE(fasttest::within(got[i], want[i], tol)) << "output " << i << ", threads " << threads;
+      }
+    }
+  }
+  auto s = stem_net(32);
+  expect_same(*s, {1, 3, 32, 32}, true, 1);
 }
 
 std::unique_ptr<ir::Model> one_conv(const std::string& op, const std::string& domain,

@@ -53,6 +53,13 @@
 // NCHW operand gets a Transpose). Exact for the same reasons: NhwcFusedConv
 // runs the same oneDNN primitive on the same numbers, only without the
 // transposes; the max of a window is taken in the same tap order.
+// Followers: a pointwise group-1 Conv whose input is NHWC (ResNet's 1x1 / 2
+// shortcut, a bottleneck's 1x1s) stays NHWC unless no NHWC node reads it,
+// and a stem (C <= 4, at least 32 outputs) that feeds a chain's first Conv
+// through Relu / MaxPool runs NHWC too (ResNet-18: stem, pool and shortcuts
+// 2.5 -> 1.7 ms, the NCHW MaxPool and five Transposes gone). Those have NCHW
+// kernels of our own, so they differ from the NCHW model by float rounding
+// (not bit for bit): oneDNN's NHWC primitive sums in its own order.
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -287,15 +294,59 @@ bool add_is_layout_free(const SymShape* a, const SymShape* b) {
 
 // ---------------------------------------------------------------- assignment
 
-// Float: only the convolutions the fast Conv runs with oneDNN channels-last
-// (fast/conv.cc); pointwise, depthwise / grouped and few-channel (C <= 4)
-// ones have faster NCHW kernels of their own and stay NCHW.
-bool float_conv_eligible(const ir::Node& n) {
-  if (n.inputs().size() < 2 || n.inputs().size() > 3 || n.outputs().size() != 1 || !n.input(0))
-    return false;
+// The constant float weight of a group-1 2-D float Conv / FusedConv with
+// one output, or nothing.
+std::optional<Tensor> float_conv_weight(const ir::Node& n) {
+  if (n.inputs().size() < 2 || n.inputs().size() > 3 || n.outputs().size() != 1 || !n.input(0) ||
+      n.attr_i("group", 1) != 1)
+    return std::nullopt;
   std::optional<Tensor> w = passes::constant_value(n.input(1));
-  return w && w->dtype() == DType::Float && w->rank() == 4 && n.attr_i("group", 1) == 1 &&
-         w->dim(2) * w->dim(3) > 1 && w->dim(1) > 4;
+  if (!w || w->dtype() != DType::Float || w->rank() != 4) return std::nullopt;
+  return w;
+}
+
+// Float anchors: the convolutions the fast Conv runs with oneDNN
+// channels-last anyway (fast/conv.cc: group 1, a window, C > 4).
+bool float_conv_eligible(const ir::Node& n) {
+  std::optional<Tensor> w = float_conv_weight(n);
+  return w && w->dim(2) * w->dim(3) > 1 && w->dim(1) > 4;
+}
+
+// Pointwise (1x1) and few-channel (C <= 4, a network's stem) convolutions
+// have faster NCHW kernels of their own, so alone they stay NCHW. Next to
+// anchors they run channels-last too (oneDNN's NHWC primitive): the
+// Transposes they would need cost more than their kernel saves (ResNet-18:
+// three 1x1 / 2 shortcuts and the 7x7 stem whose MaxPool then reads
+// channels: 1.2 ms of Transposes and NCHW pooling).
+enum class Follower { None, Pointwise, Stem };
+Follower float_follower(const ir::Node& n) {
+  if (float_conv_eligible(n)) return Follower::None;
+  std::optional<Tensor> w = float_conv_weight(n);
+  if (!w) return Follower::None;
+  if (w->dim(2) * w->dim(3) == 1) return Follower::Pointwise;
+  // A stem with few outputs (MNIST's 1 -> 16) convolves and pools faster
+  // NCHW: its channel vectors would be mostly empty.
+  return w->dim(1) <= 4 && w->dim(0) >= 32 ? Follower::Stem : Follower::None;
+}
+
+bool maxpool_eligible(const ir::Node& n) {
+  return n.attr_ints("kernel_shape").size() == 2 && passes::is_unused(n.output(1));
+}
+
+// v is read by an anchor, directly or through positionless unary ops and
+// MaxPools (a stem's Relu / pool before the first 3x3 convolution).
+bool feeds_anchor(const ir::Value* v, int depth = 0) {
+  if (!v || depth > 4) return false;
+  for (const ir::Use& u : v->uses()) {
+    const ir::Node& n = *u.node;
+    if (u.input_index != 0 || !n.output(0)) continue;
+    const Kind k = kind_of_float(n);
+    if (k == Kind::Conv && float_conv_eligible(n)) return true;
+    if ((k == Kind::Unary || (k == Kind::MaxPool && maxpool_eligible(n))) &&
+        feeds_anchor(n.output(0), depth + 1))
+      return true;
+  }
+  return false;
 }
 
 bool conv_eligible(const ir::Node& n, bool fl) {
@@ -309,10 +360,6 @@ bool unary_eligible(const ir::Node& n) {
   if (n.op_type() == "QuantizeLinear" || n.op_type() == "DequantizeLinear")
     return one_element_constant(n.input(1)) && (!n.input(2) || one_element_constant(n.input(2)));
   return true;
-}
-
-bool maxpool_eligible(const ir::Node& n) {
-  return n.attr_ints("kernel_shape").size() == 2 && passes::is_unused(n.output(1));
 }
 
 struct Assignment {
@@ -337,6 +384,11 @@ Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order, bool 
     bool take = false;
     if (k == Kind::Conv) {
       take = conv_eligible(*n, fl);
+      if (fl && !take) {
+        const Follower f = float_follower(*n);
+        take = (f == Follower::Pointwise && nhwc.count(n->input(0))) ||
+               (f == Follower::Stem && feeds_anchor(n->output(0)));
+      }
     } else {
       int layout_inputs = 0;
       bool ok = true;
@@ -366,10 +418,21 @@ Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order, bool 
                                                 : true;
     if (out_q8) q8.insert(n->output(0));
   }
-  // A one-input element-wise node no NHWC node reads goes back to NCHW.
+  // A one-input element-wise node or a pointwise follower no NHWC node
+  // reads goes back to NCHW.
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     const Kind k = kind_of(**it, fl);
-    if (!a.nodes.count(*it) || (k != Kind::Unary && k != Kind::ScalarBinary)) continue;
+    if (!a.nodes.count(*it)) continue;
+    if (k == Kind::Conv) {
+      if (!fl || float_follower(**it) != Follower::Pointwise) continue;
+      const std::vector<ir::Use>& uses = (*it)->output(0)->uses();
+      if (std::none_of(uses.begin(), uses.end(), [&](const ir::Use& u) { return a.nodes.count(u.node) > 0; })) {
+        a.nodes.erase(*it);
+        --a.convs;
+      }
+      continue;
+    }
+    if (k != Kind::Unary && k != Kind::ScalarBinary) continue;
     // A float Add of two tensors: one Transpose after it beats two before.
     if (fl && k == Kind::ScalarBinary && !one_element_constant((*it)->input(0)) &&
         !one_element_constant((*it)->input(1)))
