@@ -311,18 +311,23 @@ TEST(FastConvPointwise, PackedPathFusedReluClipBitExact) {
 TEST(FastConvPointwise, PackedKernelAgainstNaiveSums) {
   if (!avx512()) GTEST_SKIP() << "no AVX-512";
   namespace f = runtime::fast;
-  // Every pixel count from 1 to 200 (register tiles of 1-12 pixels,
-  // transposes of partial 16 x 16 blocks), two panels with a partial one.
+  // Every pixel count from 1 to 200 and some up to 600 (register tiles of
+  // 1-12 pixels, transposes of partial 16 x 16 blocks, up to 4 pixel
+  // chunks), two panels with a partial one.
   const int64_t M = 45, C = 19;
   const Tensor w = random_float({M, C}, 8), b = random_float({M}, 9);
   const f::PackedPointwise pw = f::pack_pointwise_f32(w.data<float>(), M, C);
-  for (int64_t P = 1; P <= 200; ++P) {
+  for (int64_t P = 1; P <= 600; P += P < 200 ? 1 : 37) {
     const Tensor x = random_float({C, P}, static_cast<uint32_t>(P));
     std::vector<float> y(static_cast<size_t>(M * P), -9.0f);
     const f::OutputClamp clamp{true, -0.5f, 0.75f};
-    f::pointwise_f32_packed(pw, b.data<float>(), x.data<float>(), P, y.data(), 0, 1, clamp);
-    f::pointwise_f32_packed(pw, b.data<float>(), x.data<float>(), P, y.data(), 1, pw.panels(),
-                            clamp);
+    // Items (chunk, panel) in three ranges cut anywhere.
+    const int64_t items = f::pointwise_f32_packed_items(pw, P);
+    ASSERT_EQ(items, (P + 191) / 192 * pw.panels());
+    const int64_t cut1 = items / 3, cut2 = std::max(cut1, items - 1);
+    f::pointwise_f32_packed(pw, b.data<float>(), x.data<float>(), P, y.data(), 0, cut1, clamp);
+    f::pointwise_f32_packed(pw, b.data<float>(), x.data<float>(), P, y.data(), cut1, cut2, clamp);
+    f::pointwise_f32_packed(pw, b.data<float>(), x.data<float>(), P, y.data(), cut2, items, clamp);
     for (int64_t m = 0; m < M; ++m)
       for (int64_t p = 0; p < P; ++p) {
         double s = b.data<float>()[m], a = std::fabs(s);

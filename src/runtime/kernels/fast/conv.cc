@@ -158,15 +158,19 @@ class FastConv : public FastKernel {
         xd = sub;
       }
       if (e->packed) {
-        // Small images: threads split the 32-channel panels (each reads all
-        // of x, which is small, and only its share of the weights).
-        const int64_t panels = packed_pw_.panels();
+        // Small images: items are (image, pixel chunk, 32-channel panel),
+        // so that even a one-panel projection splits, along pixels.
+        const int64_t items = pointwise_f32_packed_items(packed_pw_, P);
+        // About 1M multiply-adds per chunk of items.
         const int64_t grain = std::max<int64_t>(
-            1, (int64_t{1} << 20) / std::max<int64_t>(1, PackedPointwise::kPanel * C * P * N));
-        ctx.parallel_for(panels, grain, [&](int64_t k0, int64_t k1) {
-          for (int64_t n = 0; n < N; ++n)
-            pointwise_f32_packed(packed_pw_, bp, xd + n * C * P, P,
-                                 y.data<float>() + n * M * P, k0, k1, clamp_);
+            1, (int64_t{1} << 20) * items / std::max<int64_t>(1, M * C * P));
+        ctx.parallel_for(N * items, grain, [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1;) {
+            const int64_t n = i / items, j0 = i % items, j1 = std::min(items, j0 + i1 - i);
+            pointwise_f32_packed(packed_pw_, bp, xd + n * C * P, P, y.data<float>() + n * M * P,
+                                 j0, j1, clamp_);
+            i += j1 - j0;
+          }
         });
         act_.apply(y.data<float>(), y.numel());
         ran_fast();

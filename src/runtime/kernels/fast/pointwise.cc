@@ -229,30 +229,33 @@ bool pointwise_f32_prefers_packed(int64_t M, int64_t C, int64_t P) {
   return P < 64 || (C >= 160 && P <= 1024);
 }
 
+int64_t pointwise_f32_packed_items(const PackedPointwise& pw, int64_t P) {
+  return (P + kChunk - 1) / kChunk * pw.panels();
+}
+
 void pointwise_f32_packed(const PackedPointwise& pw, const float* bias, const float* x, int64_t P,
-                          float* y, int64_t k0, int64_t k1, const OutputClamp& clamp) {
+                          float* y, int64_t i0, int64_t i1, const OutputClamp& clamp) {
   alignas(64) float t[kChunk * kPanel];
-  const int64_t C = pw.C;
-  // Pixel chunks of about equal size, then register tiles of about equal size.
+  const int64_t C = pw.C, panels = pw.panels();
+  // Pixel chunks of about equal size (chunk ch starts at p), then register
+  // tiles of about equal size.
   const int64_t nchunks = (P + kChunk - 1) / kChunk;
-  for (int64_t k = k0; k < k1; ++k) {
-    const int64_t m0 = k * kPanel, mrows = std::min(kPanel, pw.M - m0);
+  int64_t ch = 0, p = 0;
+  for (int64_t i = i0; i < i1; ++i) {
+    for (; ch < i / panels; ++ch) p += (P - p) / (nchunks - ch);
+    const int64_t np = (P - p) / (nchunks - ch);
+    const int64_t k = i % panels, m0 = k * kPanel, mrows = std::min(kPanel, pw.M - m0);
     const float* wp = pw.w.data() + k * C * kPanel;
     const float* bp = bias ? bias + m0 : nullptr;
     const __mmask16 bm0 = lanes(mrows), bm1 = lanes(mrows - 16);
-    int64_t p = 0;
-    for (int64_t ch = 0; ch < nchunks; ++ch) {
-      const int64_t np = (P - p) / (nchunks - ch);
-      const int64_t ntiles = (np + kMaxPix - 1) / kMaxPix;
-      int64_t q = 0;
-      for (int64_t i = 0; i < ntiles; ++i) {
-        const int64_t nq = (np - q) / (ntiles - i);
-        kTiles[nq - 1](wp, bp, bm0, bm1, C, x + p + q, P, t + q * kPanel);
-        q += nq;
-      }
-      transpose_f32(t, np, mrows, kPanel, y + m0 * P + p, P, clamp);
-      p += np;
+    const int64_t ntiles = (np + kMaxPix - 1) / kMaxPix;
+    int64_t q = 0;
+    for (int64_t j = 0; j < ntiles; ++j) {
+      const int64_t nq = (np - q) / (ntiles - j);
+      kTiles[nq - 1](wp, bp, bm0, bm1, C, x + p + q, P, t + q * kPanel);
+      q += nq;
     }
+    transpose_f32(t, np, mrows, kPanel, y + m0 * P + p, P, clamp);
   }
 }
 

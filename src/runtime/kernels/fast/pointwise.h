@@ -69,8 +69,13 @@ PackedPointwise pack_pointwise_f32(const float* w, int64_t M, int64_t C);
 // (measured on AVX-512: P < 64 always; up to 1024 pixels when C >= 160).
 bool pointwise_f32_prefers_packed(int64_t M, int64_t C, int64_t P);
 
-// y [M, P] of one image for the output channels of panels [k0, k1).
+// y [M, P] of one image, as work items: (pixel chunk, panel of 32 output
+// channels) pairs, chunk-major, so that a contiguous range of items covers
+// a band of pixels (the band a pixel-split neighbour wrote or will read on
+// the same thread) and small projections (M <= 32: one panel) still split.
+// Each output is the same sum whatever the range.
+int64_t pointwise_f32_packed_items(const PackedPointwise& pw, int64_t P);
 void pointwise_f32_packed(const PackedPointwise& pw, const float* bias, const float* x, int64_t P,
-                          float* y, int64_t k0, int64_t k1, const OutputClamp& clamp = {});
+                          float* y, int64_t i0, int64_t i1, const OutputClamp& clamp = {});
 
 }  // namespace onnxq::runtime::fast
