@@ -91,7 +91,10 @@ class FoldBatchNorm : public NodeRewritePass {
   }
 
  protected:
-  bool match(const ir::Model&, const ir::Node& n) override {
+  bool match(const ir::Model& model, const ir::Node& n) override {
+    // Before opset 7, BatchNormalization normalizes with the batch's own
+    // statistics unless is_test is set.
+    if (model.opset("") < 7 && n.attr_i("is_test", 0) == 0) return false;
     return batchnorm_folds_into_producer(n);
   }
 

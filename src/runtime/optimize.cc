@@ -1,12 +1,15 @@
 #include "runtime/optimize.h"
 
 #include "ir/onnx_io.h"
+#include "passes/pass_registry.h"
 #include "runtime/optimize/passes.h"
 
 namespace onnxq::runtime {
 
 // QDQ groups first: a Conv inside one becomes QLinearConv and is no longer
 // a float Conv to fuse; Relu / Clip folded into a Q make more groups match.
+// BatchNormalization folding before both: Conv → BN → Relu is then a
+// Conv → Relu pair to fuse.
 std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
                                                   const OptimizeOptions& opts) {
   ir::LoadOptions lo;
@@ -22,6 +25,16 @@ std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
       m->graph->set_initializer(v, *o->initializer());
   }
   if (opts.fold_constants) opt::fold_constants(*m);
+  // The quantizer preprocessing's pass (passes/fold_batchnorm.cc): into
+  // Conv, ConvTranspose and Gemm; then the BN parameters (initializers or
+  // Constant nodes) nobody reads any more go, so they take no memory.
+  if (opts.fold_batch_norm) {
+    const passes::PassRegistry& r = passes::PassRegistry::instance();
+    if (r.create("fold_batchnorm")->run(*m)) {
+      r.create("eliminate_dead_nodes")->run(*m);
+      r.create("remove_unused_initializers")->run(*m);
+    }
+  }
   if (opts.qdq_groups_to_integer) {
     opt::fold_activation_into_q(*m);
     opt::qdq_to_integer(*m);

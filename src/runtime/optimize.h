@@ -1,5 +1,6 @@
 // Inference-time graph optimizations, applied to a copy of a model before a
-// Session runs it (SessionOptions::optimize): constant folding, QDQ groups
+// Session runs it (SessionOptions::optimize): constant folding, Conv +
+// BatchNormalization folding, QDQ groups
 // (DequantizeLinear → Conv / MatMul / Gemm → QuantizeLinear) run as one
 // integer operator, activation fusion into com.microsoft FusedConv, 8-bit
 // convolutions on channels-last activations, and fused integer elementwise
@@ -40,6 +41,11 @@ struct OptimizeOptions {
   bool nhwc_float = true;
   // Constant nodes become initializers (optimize/fold_constants.cc).
   bool fold_constants = true;
+  // Float Conv / ConvTranspose / Gemm → inference BatchNormalization → one
+  // node with folded weight and bias, as ONNX Runtime's ConvBNFusion (the
+  // preprocessing pass passes/fold_batchnorm.cc); a Conv then fuses with a
+  // following Relu / Clip. Same results up to float rounding.
+  bool fold_batch_norm = true;
   // Chains of integer elementwise ops (the integer-only lowering's
   // requantizations) → one com.onnxq IntegerChain (optimize/fuse_integer_chains.cc).
   bool fuse_integer_chains = true;
