@@ -5,7 +5,7 @@
 //       ONNX Runtime time, see bench/run.py)
 //   bench_onnxq MODEL --input IN.npz [--warmup W] [--runs N] [--max-time S]
 //                     [--reference] [--no-optimize] [--profile]
-//                     [--profile-csv FILE] [--threads T]
+//                     [--profile-csv FILE] [--threads T] [--parallel-min-work W]
 //       W untimed runs, then N timed runs of Session::run (with --max-time:
 //       warm-up and timed runs also stop once S seconds of each have passed,
 //       after at least 1 warm-up and 2 timed runs); prints
@@ -14,6 +14,8 @@
 //       waited for a core) and "median_ms M" (wall). --reference builds
 //       the session with reference kernels only (SessionOptions::reference_only).
 //       --no-optimize turns off SessionOptions::optimize where the runtime has it.
+//       --parallel-min-work sets SessionOptions::parallel_min_work (0: every
+//       step may use all threads).
 //       "peak_rss_kb K" is the process's peak RSS after the timed runs
 //       (VmHWM; ru_maxrss would include the parent's peak, kept across exec).
 //       --profile also prints the time per operator type and the slowest
@@ -101,6 +103,7 @@ int main(int argc, char** argv) {
   bool no_optimize = false;
   uint64_t seed = 42;
   bool reference = false, profile = false;
+  int64_t parallel_min_work = -1;  // -1: SessionOptions' default
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -128,6 +131,8 @@ int main(int argc, char** argv) {
       no_optimize = true;
     else if (a == "--threads")
       threads = std::stoi(next());
+    else if (a == "--parallel-min-work")
+      parallel_min_work = std::stoll(next());
     else if (a == "--reference")
       reference = true;
     else if (a == "--profile")
@@ -150,6 +155,7 @@ int main(int argc, char** argv) {
     runtime::SessionOptions opts;
     opts.threads = threads;
     opts.reference_only = reference;
+    if (parallel_min_work >= 0) opts.parallel_min_work = parallel_min_work;
     set_optimize(opts, !no_optimize);
     auto t_build = Clock::now();
     runtime::Session sess(*model, opts);
