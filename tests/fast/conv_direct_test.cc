@@ -344,3 +344,65 @@ TEST(FastConvPointwise, PackedKernelAgainstNaiveSums) {
 
 }  // namespace
 }  // namespace onnxq::fasttest
+
+namespace onnxq::fasttest {
+namespace {
+
+// The channels-last kernel against the NCHW kernel, both called directly on
+// the same phases: the NHWC output is the NCHW output transposed, bit for
+// bit (same taps, same order, same FMAs), for 1-4 input channels, kernels
+// 3 / 5 / 7, strides 1 / 2, pads, 1-72 output channels (partial vectors,
+// several 64-channel blocks) and row widths from 12 up (the shifted last
+// tile), with and without a clamp and bias.
+TEST(FastConvDirect, NhwcKernelIsTheNchwKernelTransposed) {
+  if (!avx512()) GTEST_SKIP() << "no AVX-512";
+  namespace f = runtime::fast;
+  std::mt19937 rng(4242);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int i = 0; i < 40; ++i) {
+    f::DirectConvGeometry g;
+    g.C = pick(1, 4);
+    g.KH = g.KW = 2 * pick(1, 3) + 1;
+    g.sh = g.sw = pick(1, 2);
+    g.pad_top = pick(0, g.KH / 2), g.pad_left = pick(0, g.KW / 2);
+    g.M = std::vector<int64_t>{1, 8, 16, 24, 32, 40, 64, 72}[static_cast<size_t>(i % 8)];
+    g.H = pick(g.KH, 30), g.W = pick(12 * g.sw + g.KW, 60);
+    g.OH = (g.H + 2 * g.pad_top - g.KH) / g.sh + 1;
+    g.OW = (g.W + 2 * g.pad_left - g.KW) / g.sw + 1;
+    ASSERT_TRUE(f::conv_direct_nhwc_fits(g));
+    SCOPED_TRACE("C " + std::to_string(g.C) + " K " + std::to_string(g.KH) + " s " +
+                 std::to_string(g.sh) + " M " + std::to_string(g.M) + " " + std::to_string(g.H) +
+                 "x" + std::to_string(g.W));
+    const int64_t K = g.C * g.KH * g.KW, P = g.OH * g.OW;
+    const Tensor x = random_float({g.C, g.H, g.W}, 100 + i);
+    const Tensor w = random_float({g.M, K}, 200 + i), b = random_float({g.M}, 300 + i);
+    Tensor xt(DType::Float, {g.H, g.W, g.C});  // the same image channels-last
+    for (int64_t c = 0; c < g.C; ++c)
+      for (int64_t p = 0; p < g.H * g.W; ++p) xt.data<float>()[p * g.C + c] = x.data<float>()[c * g.H * g.W + p];
+    const bool with_bias = i % 3 != 0;
+    const f::OutputClamp clamp = i % 2 ? f::OutputClamp{true, -0.2f, 0.3f} : f::OutputClamp{};
+    std::vector<float> ph(static_cast<size_t>(g.phase_floats())), ph2(ph.size());
+    f::conv_direct_phases(g, x.data<float>(), ph.data(), 0, f::conv_direct_phase_rows(g));
+    f::conv_direct_phases(g, xt.data<float>(), ph2.data(), 0, f::conv_direct_phase_rows(g), true);
+    ASSERT_EQ(std::memcmp(ph.data(), ph2.data(), ph.size() * sizeof(float)), 0) << "phases";
+    std::vector<float> y(static_cast<size_t>(g.M * P)), yt(y.size(), -99.0f);
+    f::conv_direct_blocks(g, ph.data(), w.data<float>(), with_bias ? b.data<float>() : nullptr,
+                          y.data(), 0, f::conv_direct_vectors(g), clamp);
+    const f::PackedDirectNhwc pw =
+        f::pack_conv_direct_nhwc(w.data<float>(), with_bias ? b.data<float>() : nullptr, g.M, K);
+    // Rows in two bands, as threads split them.
+    f::conv_direct_nhwc_rows(g, ph.data(), pw, yt.data(), 0, g.OH / 2, clamp);
+    f::conv_direct_nhwc_rows(g, ph.data(), pw, yt.data(), g.OH / 2, g.OH, clamp);
+    int64_t bad = 0;
+    for (int64_t m = 0; m < g.M; ++m)
+      for (int64_t p = 0; p < P; ++p)
+        bad += std::memcmp(&y[static_cast<size_t>(m * P + p)], &yt[static_cast<size_t>(p * g.M + m)],
+                           sizeof(float)) != 0;
+    EXPECT_EQ(bad, 0);
+  }
+}
+
+}  // namespace
+}  // namespace onnxq::fasttest

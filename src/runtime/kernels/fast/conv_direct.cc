@@ -42,8 +42,24 @@ __attribute__((target("avx512f"))) void deinterleave2(const float* tmp, int64_t 
 
 }  // namespace
 
+namespace {
+
+// dst[j] = src[j * stride] for j in [0, n) (an NHWC row's channel).
+__attribute__((target("avx512f"))) void gather_strided(const float* src, int64_t stride, int64_t n,
+                                                       float* dst) {
+  const __m512i idx = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+      _mm512_set1_epi32(static_cast<int>(stride)));
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16)
+    _mm512_storeu_ps(dst + j, _mm512_i32gather_ps(idx, src + j * stride, 4));
+  for (; j < n; ++j) dst[j] = src[j * stride];
+}
+
+}  // namespace
+
 void conv_direct_phases(const DirectConvGeometry& g, const float* x, float* phases, int64_t r0,
-                        int64_t r1) {
+                        int64_t r1, bool nhwc) {
   const int64_t Hh = g.Hh(), Wh = g.Wh(), sh = g.sh, sw = g.sw;
   const int64_t plane = Hh * Wh;
   // One padded input row: zeros, the input row at pad_left, zeros (the
@@ -61,11 +77,14 @@ void conv_direct_phases(const DirectConvGeometry& g, const float* x, float* phas
       for (int64_t b = 0; b < sw; ++b) std::memset(rows + b * plane, 0, sizeof(float) * Wh);
       continue;
     }
-    const float* src = x + (c * g.H + ih) * g.W;
     // Columns [lo, hi) of the padded row come from the input.
     const int64_t lo = std::min(g.pad_left, Wh * sw), hi = std::min(Wh * sw, g.pad_left + g.W);
     std::fill(tmp.begin(), tmp.begin() + lo, 0.0f);
-    if (hi > lo) std::memcpy(tmp.data() + lo, src + (lo - g.pad_left), sizeof(float) * (hi - lo));
+    if (hi > lo && nhwc)
+      gather_strided(x + (ih * g.W + lo - g.pad_left) * g.C + c, g.C, hi - lo, tmp.data() + lo);
+    else if (hi > lo)
+      std::memcpy(tmp.data() + lo, x + (c * g.H + ih) * g.W + (lo - g.pad_left),
+                  sizeof(float) * (hi - lo));
     std::fill(tmp.begin() + std::max(lo, hi), tmp.begin() + Wh * sw, 0.0f);
     if (sw == 1) {
       std::memcpy(rows, tmp.data(), sizeof(float) * Wh);

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "runtime/kernels/fast/pointwise.h"
 
@@ -45,10 +46,11 @@ bool conv_direct_supported();
 // Whether a group-1, dilation-1 convolution should take this path.
 bool conv_direct_wanted(int64_t C, int64_t KH, int64_t KW);
 
-// Phase planes of one image x [C, H, W] into `phases` (phase_floats()),
-// rows [r0, r1) of the C * sh * Hh phase rows (for splitting across threads).
+// Phase planes of one image x [C, H, W] (nhwc: [H, W, C]) into `phases`
+// (phase_floats()), rows [r0, r1) of the C * sh * Hh phase rows (for
+// splitting across threads).
 void conv_direct_phases(const DirectConvGeometry& g, const float* x, float* phases, int64_t r0,
-                        int64_t r1);
+                        int64_t r1, bool nhwc = false);
 inline int64_t conv_direct_phase_rows(const DirectConvGeometry& g) { return g.C * g.sh * g.Hh(); }
 
 // Output vectors [v0, v1) (16 pixels of one output row each, row-major,
@@ -58,6 +60,27 @@ int64_t conv_direct_vectors(const DirectConvGeometry& g);
 void conv_direct_blocks(const DirectConvGeometry& g, const float* phases, const float* w,
                         const float* bias, float* y, int64_t v0, int64_t v1,
                         const OutputClamp& clamp);
+
+// Channels-last output (com.onnxq NhwcFusedConv: a ResNet stem feeding an
+// NHWC network): the same phases (built from the NHWC input), the tile
+// turned around: P pixels of one output row x V vectors of 16 output
+// channels (6 x 4 for 64 channels, 12 x 2 for 32), broadcasting each
+// pixel's tap and loading the tap's weights as channel vectors ([K][M]
+// packed once). Each output is still the bias plus the taps in (c, kh, kw)
+// order with one FMA each, so y is the NCHW kernel's output transposed, bit
+// for bit. A row's last tile is shifted left to end at the row's end
+// (recomputing a few pixels, the same values), so rows need OW >= 12.
+struct PackedDirectNhwc {
+  int64_t M = 0, Mp = 0, K = 0;  // Mp: M rounded up to 16
+  std::vector<float> w;          // [K][Mp], zero past M
+  std::vector<float> bias;       // [Mp], zero past M (or no bias)
+};
+PackedDirectNhwc pack_conv_direct_nhwc(const float* w, const float* bias, int64_t M, int64_t K);
+inline bool conv_direct_nhwc_fits(const DirectConvGeometry& g) { return g.OW >= 12; }
+// Output rows [oh0, oh1) of one image, y [OH, OW, M], from its phases.
+void conv_direct_nhwc_rows(const DirectConvGeometry& g, const float* phases,
+                           const PackedDirectNhwc& pw, float* y, int64_t oh0, int64_t oh1,
+                           const OutputClamp& clamp);
 
 // Every sh-th row and sw-th column of x [C, H, W] into y [C, OH, OW]
 // (y[c, i, j] = x[c, i * sh, j * sw]): the input of a strided 1x1 Conv,
