@@ -99,6 +99,7 @@ class FastConv : public FastKernel {
       return;
     }
     w_ = *w;
+    packed_.set(conv_weights_md(w_.shape(), group_, dt::f32), w_.raw());
     if (const Tensor* b = init.constant_input(2)) {
       if (b->dtype() != DType::Float || b->rank() != 1 || b->dim(0) != w->dim(0)) {
         usable_ = false;
@@ -255,7 +256,7 @@ class FastConv : public FastKernel {
     const int64_t M = w_.dim(0), OP = y.numel() / std::max<int64_t>(1, N * M);
     if (e->src_nhwc) {
       // NCHW -> NHWC with the AVX-512 transpose (2-3x oneDNN's reorder here).
-      float* t = static_cast<float*>(src_buf_.get(e->pd.src_desc().get_size()));
+      float* t = static_cast<float*>(src_buf_.get(e->prim.pd.src_desc().get_size()));
       const int64_t cb = (HW + 15) / 16;  // blocks of 16 pixels per image
       ctx.parallel_for(N * cb, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, 16 * C)),
                        [&](int64_t i0, int64_t i1) {
@@ -267,20 +268,19 @@ class FastConv : public FastKernel {
                            i += b1 - b0;
                          }
                        });
-      src_p = memory(e->pd.src_desc(), cpu_engine(), t);
+      src_p = memory(e->prim.pd.src_desc(), cpu_engine(), t);
     } else if (e->src_reorder) {
-      src_p = memory(e->pd.src_desc(), cpu_engine(), src_buf_.get(e->pd.src_desc().get_size()));
+      const memory::desc& md = e->prim.pd.src_desc();
+      src_p = memory(md, cpu_engine(), src_buf_.get(md.get_size()));
       e->src_reorder.execute(s, src, src_p);
     }
-    if (e->dst_reorder || e->dst_nhwc)
-      dst_p = memory(e->pd.dst_desc(), cpu_engine(), dst_buf_.get(e->pd.dst_desc().get_size()));
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, src_p}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst_p}};
+    if (e->dst_reorder || e->dst_nhwc) {
+      const memory::desc& md = e->prim.pd.dst_desc();
+      dst_p = memory(md, cpu_engine(), dst_buf_.get(md.get_size()));
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_p}, {DNNL_ARG_DST, dst_p}};
     if (b) args[DNNL_ARG_BIAS] = memory(bias_md(), cpu_engine(), const_cast<void*>(b->raw()));
-    if (e->scratch_size)
-      args[DNNL_ARG_SCRATCHPAD] =
-          memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
-    e->prim.execute(s, args);
+    e->prim.execute(s, std::move(args), scratch_);
     if (e->dst_nhwc) {
       s.wait();
       // NHWC -> NCHW, the clamp applied on the way.
@@ -322,40 +322,24 @@ class FastConv : public FastKernel {
     bool direct = false;     // few input channels: conv_direct_blocks, not oneDNN
     DirectConvGeometry dc;
     DepthwiseGeometry dw;
-    dnnl::convolution_forward::primitive_desc pd;
-    dnnl::convolution_forward prim;
+    ConvPrimitive prim;  // oneDNN path
     memory::desc src_user, dst_user;
     dnnl::reorder src_reorder, dst_reorder;  // empty when the layout is NCHW already
-    std::shared_ptr<memory> weights;
     Shape out_shape;  // the output tensor's shape (NHWC for NhwcFusedConv)
-    size_t scratch_size = 0;
   };
 
   memory::desc bias_md() const { return memory::desc({w_.dim(0)}, dt::f32, tag::a); }
 
-  memory::desc weights_user_md() const {
-    const int64_t M = w_.dim(0), Cg = w_.dim(1), KH = w_.dim(2), KW = w_.dim(3);
-    if (group_ == 1) return memory::desc({M, Cg, KH, KW}, dt::f32, tag::oihw);
-    return memory::desc({group_, M / group_, Cg, KH, KW}, dt::f32, tag::goihw);
-  }
-
-  // The cached primitive for an input shape, built on first use; nullptr
-  // when the geometry is invalid (the reference reports it). mu_ is held.
-  // Cached per input shape and thread count (oneDNN fixes a primitive's
-  // thread count when it is created; the step's threads() is 1 for
-  // convolutions too small to be worth a fork).
+  // The cached primitive for an input shape (and thread count, see
+  // shape_threads_key), built on first use; nullptr when the geometry is
+  // invalid (the reference reports it). mu_ is held.
   Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    Shape key = xs;
-    key.push_back(ctx.threads());
+    const Shape key = shape_threads_key(xs, ctx.threads());
     auto it = cache_.find(key);
     if (it != cache_.end()) return it->second.get();  // null: not handled
-    nn::Geometry g;
-    try {
-      g = nn::window_geometry(ctx.node().describe(), {xs[2], xs[3]}, {w_.dim(2), w_.dim(3)},
-                              attrs_);
-    } catch (const Error&) {
-      return nullptr;
-    }
+    const std::optional<nn::Geometry> geo = conv_geometry(ctx, xs[2], xs[3], w_, attrs_);
+    if (!geo) return nullptr;
+    const nn::Geometry& g = *geo;
     const int64_t N = xs[0], C = xs[1], M = w_.dim(0);
     auto e = std::make_unique<Entry>();
     e->out_shape = {N, M, g.out[1], g.out[2]};
@@ -430,32 +414,18 @@ class FastConv : public FastKernel {
     const tag act = pointwise ? user : tag::any;
     memory::desc src_any(to_dims(xs), dt::f32, act);
     memory::desc dst_any(to_dims(out), dt::f32, act);
-    memory::desc w_any(weights_user_md().dims(), dt::f32, tag::any);
-    const memory::dims strides{g.stride[1], g.stride[2]};
-    const memory::dims dil{g.dilation[1] - 1, g.dilation[2] - 1};
-    const memory::dims pl{g.pad_begin[1], g.pad_begin[2]}, pr{g.pad_end[1], g.pad_end[2]};
+    memory::desc w_any(packed_.user().dims(), dt::f32, tag::any);
     try {
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      const bool with_bias = ctx.input(2) != nullptr;
-      auto d = with_bias
-                   ? dnnl::convolution_forward::desc(
-                         dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                         src_any, w_any, bias_md(), dst_any, strides, dil, pl, pr)
-                   : dnnl::convolution_forward::desc(dnnl::prop_kind::forward_inference,
-                                                     dnnl::algorithm::convolution_direct, src_any,
-                                                     w_any, dst_any, strides, dil, pl, pr);
-      e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
-      e->prim = dnnl::convolution_forward(e->pd);
-      e->scratch_size = e->pd.scratchpad_desc().get_size();
+      const memory::desc bias = bias_md();
+      e->prim.create(conv_pd(src_any, w_any, ctx.input(2) ? &bias : nullptr, dst_any, g), &packed_);
+      const dnnl::convolution_forward::primitive_desc& pd = e->prim.pd;
       const bool avx512 = pointwise_f32_supported() && !nhwc_;  // nhwc_: user == NHWC already
-      e->src_nhwc = avx512 && e->pd.src_desc() == memory::desc(to_dims(xs), dt::f32, tag::nhwc);
-      e->dst_nhwc = avx512 && e->pd.dst_desc() == memory::desc(to_dims(out), dt::f32, tag::nhwc);
-      if (e->pd.src_desc() != e->src_user && !e->src_nhwc)
-        e->src_reorder = make_reorder(e->src_user, e->pd.src_desc());
-      if (e->pd.dst_desc() != e->dst_user && !e->dst_nhwc)
-        e->dst_reorder = make_reorder(e->pd.dst_desc(), e->dst_user);
-      e->weights = packed_weights(e->pd.weights_desc());
+      e->src_nhwc = avx512 && pd.src_desc() == memory::desc(to_dims(xs), dt::f32, tag::nhwc);
+      e->dst_nhwc = avx512 && pd.dst_desc() == memory::desc(to_dims(out), dt::f32, tag::nhwc);
+      if (pd.src_desc() != e->src_user && !e->src_nhwc)
+        e->src_reorder = make_reorder(e->src_user, pd.src_desc());
+      if (pd.dst_desc() != e->dst_user && !e->dst_nhwc)
+        e->dst_reorder = make_reorder(pd.dst_desc(), e->dst_user);
     } catch (const dnnl::error&) {
       cache_[key] = nullptr;  // not taken by oneDNN: the reference runs
       return nullptr;
@@ -463,19 +433,6 @@ class FastConv : public FastKernel {
     Entry* raw = e.get();
     cache_[key] = std::move(e);
     return raw;
-  }
-
-  // The weights in a primitive's format, reordered once per format.
-  std::shared_ptr<memory> packed_weights(const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    memory user(weights_user_md(), cpu_engine(), const_cast<void*>(w_.raw()));
-    auto m = std::make_shared<memory>(md, cpu_engine());
-    dnnl::stream& s = cpu_stream();
-    dnnl::reorder(user, *m).execute(s, user, *m);
-    s.wait();
-    packed_.emplace_back(md, m);
-    return m;
   }
 
   nn::SpatialAttrs attrs_;
@@ -487,7 +444,7 @@ class FastConv : public FastKernel {
   Tensor w_;  // the constant weights (shares the initializer's buffer)
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  PackedWeights packed_;  // w_ for oneDNN
   PackedPointwise packed_pw_;  // the weights for pointwise_f32_packed, packed on first use
   OutputSlot out_;
   Scratch src_buf_, dst_buf_, scratch_;

@@ -16,12 +16,16 @@
 #include <atomic>
 #include <cstdint>
 #include <dnnl.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "runtime/kernel.h"
+#include "runtime/kernels/reference/conv_util.h"
 
 namespace onnxq::runtime::fast {
 
@@ -159,12 +163,153 @@ dnnl::reorder make_reorder(const dnnl::memory::desc& from, const dnnl::memory::d
 // oneDNN dims from a Shape.
 inline dnnl::memory::dims to_dims(const Shape& s) { return dnnl::memory::dims(s.begin(), s.end()); }
 
+// ---------------------------------------------------------------- primitives
+
+// The constant weights of a kernel in the layouts its primitives ask for:
+// reordered from the user layout once per layout. The caller serialises use.
+class PackedWeights {
+ public:
+  // The weights: `user` over data, which must stay valid and unchanged.
+  void set(const dnnl::memory::desc& user, const void* data) {
+    user_ = user;
+    data_ = data;
+    packed_.clear();
+  }
+  const dnnl::memory::desc& user() const { return user_; }
+  // The weights in layout md.
+  std::shared_ptr<dnnl::memory> get(const dnnl::memory::desc& md);
+
+ private:
+  dnnl::memory::desc user_;
+  const void* data_ = nullptr;
+  std::vector<std::pair<dnnl::memory::desc, std::shared_ptr<dnnl::memory>>> packed_;
+};
+
+// A oneDNN primitive (convolution_forward, matmul) with the caller's
+// scratchpad (pd built with user_scratchpad()) and its packed weights.
+template <class Prim>
+struct Primitive {
+  typename Prim::primitive_desc pd;
+  Prim prim;
+  std::shared_ptr<dnnl::memory> weights;  // packed constant weights; null: passed per run
+  size_t scratch_size = 0;
+
+  // The primitive of p, its weights from w (when given).
+  void create(const typename Prim::primitive_desc& p, PackedWeights* w) {
+    pd = p;
+    prim = Prim(pd);
+    scratch_size = pd.scratchpad_desc().get_size();
+    if (w) weights = w->get(pd.weights_desc());
+  }
+  // Runs on s with args plus the packed weights and a scratchpad from
+  // scratch; does not wait.
+  void execute(dnnl::stream& s, std::unordered_map<int, dnnl::memory> args,
+               Scratch& scratch) const {
+    if (weights) args.emplace(DNNL_ARG_WEIGHTS, *weights);
+    if (scratch_size)
+      args[DNNL_ARG_SCRATCHPAD] =
+          dnnl::memory(pd.scratchpad_desc(), cpu_engine(), scratch.get(scratch_size));
+    prim.execute(s, args);
+  }
+  // src -> dst, both in pd's layouts, with the packed weights; waits.
+  void run(const void* src, void* dst, Scratch& scratch) const {
+    dnnl::stream& s = cpu_stream();
+    execute(s,
+            {{DNNL_ARG_SRC, dnnl::memory(pd.src_desc(), cpu_engine(), const_cast<void*>(src))},
+             {DNNL_ARG_DST, dnnl::memory(pd.dst_desc(), cpu_engine(), dst)}},
+            scratch);
+    s.wait();
+  }
+};
+using ConvPrimitive = Primitive<dnnl::convolution_forward>;
+using MatMulPrimitive = Primitive<dnnl::matmul>;
+
+// Entries (primitives and what goes with them) built on the first use of a
+// key and kept, a null one (a case the fast path leaves to the reference)
+// too. The caller serialises use.
+template <class Key, class Entry>
+class EntryCache {
+ public:
+  // build() returns std::unique_ptr<Entry> (null: not handled).
+  template <class Build>
+  Entry* get(const Key& key, Build&& build) {
+    auto it = map_.find(key);
+    if (it == map_.end()) it = map_.emplace(key, build()).first;
+    return it->second.get();
+  }
+
+ private:
+  std::map<Key, std::unique_ptr<Entry>> map_;
+};
+
+// The cache key of an input shape run with `threads` OpenMP threads:
+// oneDNN fixes a primitive's thread count when it is created (the step's
+// threads() is 1 for ops too small to be worth a fork).
+inline Shape shape_threads_key(Shape s, int threads) {
+  s.push_back(threads);
+  return s;
+}
+
+// Attributes of the fast kernels' primitives: the scratchpad is the caller's.
+dnnl::primitive_attr user_scratchpad();
+
+// Conv weights [M, C / group, KH, KW] in oneDNN's plain layout (oihw, or
+// goihw with groups).
+dnnl::memory::desc conv_weights_md(const Shape& w, int64_t group, dnnl::memory::data_type t);
+
+// The geometry of a 2-D Conv over H x W with weights w; nullopt when it is
+// invalid (the reference reports it).
+std::optional<nn::Geometry> conv_geometry(const KernelContext& ctx, int64_t H, int64_t W,
+                                          const Tensor& w, const nn::SpatialAttrs& attrs);
+
+// The forward-inference direct convolution with g's strides, dilations and
+// pads (bias optional); throws dnnl::error when oneDNN has no implementation.
+dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::memory::desc& src,
+                                                  const dnnl::memory::desc& w,
+                                                  const dnnl::memory::desc* bias,
+                                                  const dnnl::memory::desc& dst,
+                                                  const nn::Geometry& g);
+
+// The matmul a x b (+ bias) -> y; throws dnnl::error when oneDNN has none.
+dnnl::matmul::primitive_desc matmul_pd(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
+                                       const dnnl::memory::desc* bias, const dnnl::memory::desc& y);
+
+// The u8 x s8 -> s32 convolution src_md -> dst_md (layouts as given; the
+// weights w in the layout oneDNN picks), created with `threads` OpenMP
+// threads. False (the caller runs the reference) when oneDNN declines, picks
+// other activation layouts, or an implementation that does not compute
+// the sums exactly (exact_int8_conv_impl).
+bool make_int8_conv(ConvPrimitive& p, const dnnl::memory::desc& src_md,
+                    const dnnl::memory::desc& dst_md, const nn::Geometry& g, bool small_sums,
+                    PackedWeights& w, int threads);
+
+// Whether a u8 x s8 -> s32 convolution implementation sums exactly (see
+// qconv.cc): brgemm with VNNI/AMX always; other VNNI ones, and gemm_s8u8s32
+// on a VNNI CPU (vpdpbusd, then a float32 epilogue), when small_sums
+// (255 * max_m sum |ws[m]| < 2^24).
+bool exact_int8_conv_impl(const std::string& impl, bool small_sums);
 // Whether an implementation name reports an exact int32 accumulation for
-// u8 x s8 -> s32 with no attributes (see qconv.cc): brgemm-based ones with
-// VNNI/AMX store their s32 accumulators as they are.
+// u8 x s8 -> s32 with no attributes: brgemm-based ones with VNNI/AMX store
+// their s32 accumulators as they are.
 bool exact_int8_brgemm_impl(const std::string& impl);
 // Whether an implementation uses VNNI/AMX dot products (no saturation), but
 // may convert accumulators through float32 on the way out (exact below 2^24).
 bool vnni_int8_impl(const std::string& impl);
+
+// ---------------------------------------------------------------- 8-bit conv weights
+
+// The constant weights of an 8-bit convolution [M, C / group, KH, KW] less
+// their zero points (qconv.cc, nhwc_qconv.cc).
+struct ShiftedWeights {
+  std::vector<int32_t> ws;   // w - zw[m], w's layout
+  std::vector<int64_t> sum;  // sum of ws[m], [M]
+  bool fits8 = true;         // every ws within int8
+  bool small_sums = false;   // 255 * max_m sum |ws[m]| < 2^24
+  // ws summed over the input channels, [M, KH, KW].
+  std::vector<int64_t> tap_sums(const Tensor& w) const;
+};
+// ws for w with w_zero_point at input zw_in (absent: 0); nullopt when that
+// is not a constant scalar or [M] of w's type (the reference runs).
+std::optional<ShiftedWeights> shift_weights(const KernelInit& init, const Tensor& w, int zw_in);
 
 }  // namespace onnxq::runtime::fast

@@ -15,7 +15,6 @@
 // B, and anything oneDNN does not take (and for invalid inputs, so that the
 // error messages are the reference's). Numerics: float32 sums in oneDNN's
 // order (with FMA); tests/fast/gemm_test.cc bounds the difference.
-#include <map>
 #include <tuple>
 
 #include "runtime/kernels/fast/dnnl_common.h"
@@ -35,54 +34,28 @@ memory::dims plain_strides(const memory::dims& d) {
   return s;
 }
 
-struct Product {
-  dnnl::matmul::primitive_desc pd;
-  dnnl::matmul prim;
-  std::shared_ptr<memory> weights;  // packed constant B, or null (B given per run)
-  size_t scratch_size = 0;
-  bool unsupported = false;
-};
-
-// Builds a matmul primitive (scratchpad given by the caller).
-bool make_product(Product& p, const memory::desc& a, const memory::desc& b,
-                  const memory::desc* bias, const memory::desc& y) {
+// A matmul primitive (scratchpad given by the caller); false when oneDNN has none.
+bool make_product(MatMulPrimitive& p, const memory::desc& a, const memory::desc& b,
+                  const memory::desc* bias, const memory::desc& y, PackedWeights* packed) {
   try {
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    dnnl::matmul::desc d = bias ? dnnl::matmul::desc(a, b, *bias, y) : dnnl::matmul::desc(a, b, y);
-    p.pd = dnnl::matmul::primitive_desc(d, attr, cpu_engine());
-    p.prim = dnnl::matmul(p.pd);
-    p.scratch_size = p.pd.scratchpad_desc().get_size();
+    p.create(matmul_pd(a, b, bias, y), packed);
     return true;
   } catch (const dnnl::error&) {
-    p.unsupported = true;
     return false;
   }
 }
 
-std::shared_ptr<memory> pack(const memory::desc& user_md, const void* data,
-                             const memory::desc& md) {
-  memory user(user_md, cpu_engine(), const_cast<void*>(data));
-  auto m = std::make_shared<memory>(md, cpu_engine());
-  dnnl::stream& s = cpu_stream();
-  make_reorder(user_md, md).execute(s, user, *m);
-  s.wait();
-  return m;
-}
-
-void run_product(const Product& p, const void* a, const void* b, const void* bias, void* y,
+// y = a x b (+ bias); b is null when p has packed weights.
+void run_product(const MatMulPrimitive& p, const void* a, const void* b, const void* bias, void* y,
                  Scratch& scratch) {
   dnnl::stream& s = cpu_stream();
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, memory(p.pd.src_desc(), cpu_engine(), const_cast<void*>(a))},
       {DNNL_ARG_DST, memory(p.pd.dst_desc(), cpu_engine(), y)}};
-  args[DNNL_ARG_WEIGHTS] =
-      p.weights ? *p.weights : memory(p.pd.weights_desc(), cpu_engine(), const_cast<void*>(b));
+  if (!p.weights)
+    args[DNNL_ARG_WEIGHTS] = memory(p.pd.weights_desc(), cpu_engine(), const_cast<void*>(b));
   if (bias) args[DNNL_ARG_BIAS] = memory(p.pd.bias_desc(), cpu_engine(), const_cast<void*>(bias));
-  if (p.scratch_size)
-    args[DNNL_ARG_SCRATCHPAD] =
-        memory(p.pd.scratchpad_desc(), cpu_engine(), scratch.get(p.scratch_size));
-  p.prim.execute(s, args);
+  p.execute(s, std::move(args), scratch);
   s.wait();
 }
 
@@ -92,8 +65,11 @@ class FastMatMul : public FastKernel {
  public:
   FastMatMul(const KernelInit& init, std::unique_ptr<Kernel> fallback)
       : FastKernel(std::move(fallback)) {
-    if (const Tensor* b = init.constant_input(1); b && b->dtype() == DType::Float && b->rank() == 2)
+    if (const Tensor* b = init.constant_input(1);
+        b && b->dtype() == DType::Float && b->rank() == 2) {
       b_const_ = *b;
+      packed_.set(memory::desc(to_dims(b->shape()), dt::f32, tag::ab), b_const_.raw());
+    }
   }
 
   void compute(KernelContext& ctx) override {
@@ -109,7 +85,8 @@ class FastMatMul : public FastKernel {
     // The step's thread count (1 for small products, see runtime/parallel.h);
     // oneDNN fixes it when a primitive is built, so it is part of the key.
     ScopedThreads threads(ctx.threads());
-    Entry* e = entry(a->shape(), b->shape(), packed_b, ctx.threads());
+    Entry* e = cache_.get(std::make_tuple(a->shape(), b->shape(), packed_b, ctx.threads()),
+                          [&] { return build(a->shape(), b->shape(), packed_b); });
     if (!e) {
       run_fallback(ctx);
       return;
@@ -122,21 +99,13 @@ class FastMatMul : public FastKernel {
 
  private:
   struct Entry {
-    Product product;
+    MatMulPrimitive product;
     Shape out_shape;
   };
 
-  // mu_ is held. nullptr: not handled (shapes that do not multiply, or oneDNN declines).
-  Entry* entry(const Shape& as, const Shape& bs, bool packed_b, int threads) {
-    const auto key = std::make_tuple(as, bs, packed_b, threads);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
-    std::unique_ptr<Entry> e = build(as, bs, packed_b);
-    Entry* raw = e.get();
-    cache_[key] = std::move(e);
-    return raw;
-  }
-
+  // The entry for A and B's shapes (cache_, per thread count too); null
+  // when not handled (shapes that do not multiply, or oneDNN declines).
+  // mu_ is held.
   std::unique_ptr<Entry> build(Shape as, Shape bs, bool packed_b) {
     const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
     if (a_vec) as.insert(as.begin(), 1);
@@ -158,10 +127,9 @@ class FastMatMul : public FastKernel {
       // One product: A's batch dims are rows.
       const int64_t R = shape_numel(a_batch) * M;
       memory::desc a_md({R, K}, dt::f32, tag::ab), y_md({R, N}, dt::f32, tag::ab);
-      memory::desc b_user({K, N}, dt::f32, tag::ab);
-      memory::desc b_md = packed_b ? memory::desc({K, N}, dt::f32, tag::any) : b_user;
-      if (!make_product(e->product, a_md, b_md, nullptr, y_md)) return nullptr;
-      if (packed_b) e->product.weights = packed(b_user, e->product.pd.weights_desc());
+      memory::desc b_md(memory::dims{K, N}, dt::f32, packed_b ? tag::any : tag::ab);
+      if (!make_product(e->product, a_md, b_md, nullptr, y_md, packed_b ? &packed_ : nullptr))
+        return nullptr;
       return e;
     }
     // Batched: same rank for all three, broadcast batch dims.
@@ -176,22 +144,14 @@ class FastMatMul : public FastKernel {
     const memory::dims ad = full(a_batch, M, K), bd = full(b_batch, K, N), yd = full(batch, M, N);
     memory::desc a_md(ad, dt::f32, plain_strides(ad)), b_md(bd, dt::f32, plain_strides(bd)),
         y_md(yd, dt::f32, plain_strides(yd));
-    if (!make_product(e->product, a_md, b_md, nullptr, y_md)) return nullptr;
+    if (!make_product(e->product, a_md, b_md, nullptr, y_md, nullptr)) return nullptr;
     return e;
-  }
-
-  std::shared_ptr<memory> packed(const memory::desc& user, const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    auto m = pack(user, b_const_.raw(), md);
-    packed_.emplace_back(md, m);
-    return m;
   }
 
   Tensor b_const_;
   std::mutex mu_;
-  std::map<std::tuple<Shape, Shape, bool, int>, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  EntryCache<std::tuple<Shape, Shape, bool, int>, Entry> cache_;
+  PackedWeights packed_;  // b_const_ for oneDNN
   OutputSlot out_;
   Scratch scratch_;
 };
@@ -215,6 +175,7 @@ class FastGemm : public FastKernel {
     b_ = *b;
     K_ = trans_b_ ? b->dim(1) : b->dim(0);
     N_ = trans_b_ ? b->dim(0) : b->dim(1);
+    packed_.set(memory::desc({K_, N_}, dt::f32, trans_b_ ? tag::ba : tag::ab), b_.raw());
   }
 
   void compute(KernelContext& ctx) override {
@@ -259,7 +220,8 @@ class FastGemm : public FastKernel {
       }
     }
     ScopedThreads threads(ctx.threads());  // see FastMatMul
-    Entry* e = entry(M, fuse_bias, ctx.threads());
+    Entry* e = cache_.get(std::make_tuple(M, fuse_bias, ctx.threads()),
+                          [&] { return build(M, fuse_bias); });
     if (!e) {
       run_fallback(ctx);
       return;
@@ -283,38 +245,20 @@ class FastGemm : public FastKernel {
 
  private:
   struct Entry {
-    Product product;
+    MatMulPrimitive product;
   };
 
-  // mu_ is held.
-  Entry* entry(int64_t M, bool bias, int threads) {
-    const auto key = std::make_tuple(M, bias, threads);
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second ? it->second.get() : nullptr;
+  // The entry for M rows of A (cache_, per thread count too); null when
+  // oneDNN declines. mu_ is held.
+  std::unique_ptr<Entry> build(int64_t M, bool bias) {
     auto e = std::make_unique<Entry>();
     const memory::desc a_md = trans_a_ ? memory::desc({M, K_}, dt::f32, memory::dims{1, M})
                                        : memory::desc({M, K_}, dt::f32, tag::ab);
-    const memory::desc b_user = trans_b_ ? memory::desc({K_, N_}, dt::f32, tag::ba)
-                                         : memory::desc({K_, N_}, dt::f32, tag::ab);
     const memory::desc b_any({K_, N_}, dt::f32, tag::any), y_md({M, N_}, dt::f32, tag::ab);
     const memory::desc bias_md({1, N_}, dt::f32, tag::ab);
-    Entry* raw = nullptr;
-    if (make_product(e->product, a_md, b_any, bias ? &bias_md : nullptr, y_md)) {
-      e->product.weights = packed(b_user, e->product.pd.weights_desc());
-      raw = e.get();
-      cache_[key] = std::move(e);
-    } else {
-      cache_[key] = nullptr;
-    }
-    return raw;
-  }
-
-  std::shared_ptr<memory> packed(const memory::desc& user, const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    auto m = pack(user, b_.raw(), md);
-    packed_.emplace_back(md, m);
-    return m;
+    if (!make_product(e->product, a_md, b_any, bias ? &bias_md : nullptr, y_md, &packed_))
+      return nullptr;
+    return e;
   }
 
   float alpha_ = 1, beta_ = 1;
@@ -323,8 +267,8 @@ class FastGemm : public FastKernel {
   int64_t K_ = 0, N_ = 0;
   std::vector<float> bias_row_;
   std::mutex mu_;
-  std::map<std::tuple<int64_t, bool, int>, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  EntryCache<std::tuple<int64_t, bool, int>, Entry> cache_;
+  PackedWeights packed_;  // b_ for oneDNN
   OutputSlot out_;
   Scratch scratch_;
 };

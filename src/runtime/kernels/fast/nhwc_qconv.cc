@@ -30,7 +30,6 @@
 // thread: ResNet-18 int8 convolutions 4.9 ms vs 5.8, MobileNetV2 2.1 vs 2.7.
 #include <algorithm>
 #include <cstring>
-#include <map>
 
 #include "runtime/kernels/fast/dnnl_common.h"
 #include "runtime/kernels/fast/int8_util.h"
@@ -96,51 +95,22 @@ class FastNhwcQLinearConv : public FastKernel {
       return;
     }
     const int64_t M = w->dim(0), Cg = w->dim(1), KK = w->dim(2) * w->dim(3);
-    // w_zero_point: absent, or a constant scalar / [M] of the weight's type.
-    std::vector<int32_t> zw(static_cast<size_t>(M), 0);
-    if (init.node.input(5)) {
-      const Tensor* z = init.constant_input(5);
-      if (!z || z->dtype() != w->dtype()) {
-        usable_ = false;
-        return;
-      }
-      if (quant::is_scalar_param(*z)) {
-        zw.assign(static_cast<size_t>(M), quant::int_at(*z, 0));
-      } else if (z->rank() == 1 && z->dim(0) == M) {
-        zw = quant::to_ints(*z);
-      } else {
-        usable_ = false;
-        return;
-      }
+    const std::optional<ShiftedWeights> sw = shift_weights(init, *w, 5);
+    if (!sw) {
+      usable_ = false;
+      return;
     }
     w_ = *w;
-    std::vector<int32_t> ws = quant::to_ints(*w);  // w - zw, [M, Cg, KH, KW]
-    const int64_t per_m = Cg * KK;
-    bool fits8 = true;
-    int64_t max_abs_sum = 0;
-    wsum_.assign(static_cast<size_t>(M), 0);
-    for (int64_t m = 0; m < M; ++m) {
-      int64_t abs_sum = 0;
-      for (int64_t i = 0; i < per_m; ++i) {
-        int32_t& v = ws[m * per_m + i];
-        v -= zw[m];
-        fits8 = fits8 && v >= -128 && v <= 127;
-        wsum_[m] += v;
-        abs_sum += v < 0 ? -v : v;
-      }
-      max_abs_sum = std::max(max_abs_sum, abs_sum);
-    }
+    wsum_ = sw->sum;
     if (Cg == 1 && M == group_) {  // depthwise: any 8-bit weights (ws fits in int16)
-      wdw_ = nhwc_qdepthwise_pack_weights(ws.data(), M, KK);
-    } else if (fits8) {
-      small_sums_ = 255 * max_abs_sum < (int64_t{1} << 24);
-      ws8_.assign(ws.begin(), ws.end());
+      wdw_ = nhwc_qdepthwise_pack_weights(sw->ws.data(), M, KK);
+    } else if (sw->fits8) {
+      small_sums_ = sw->small_sums;
+      ws8_.assign(sw->ws.begin(), sw->ws.end());
+      packed_.set(conv_weights_md(w_.shape(), group_, dt::s8), ws8_.data());
       if (group_ == 1 && Cg % 4 == 0 && nhwc_qconv_vnni_supported())
         w4_ = nhwc_qconv_vnni_pack(ws8_.data(), M, Cg, w->dim(2), w->dim(3));
-      wk_.assign(static_cast<size_t>(M * KK), 0);
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t c = 0; c < Cg; ++c)
-          for (int64_t k = 0; k < KK; ++k) wk_[m * KK + k] += ws[(m * Cg + c) * KK + k];
+      wk_ = sw->tap_sums(*w);
     } else {
       usable_ = false;
       return;
@@ -172,7 +142,8 @@ class FastNhwcQLinearConv : public FastKernel {
       }
       ++params_gen_;
     }
-    Entry* e = entry(ctx, x->shape());
+    Entry* e = cache_.get(shape_threads_key(x->shape(), ctx.threads()),
+                          [&] { return build(ctx, x->shape()); });
     if (!e || e->use_reference) {
       lock.unlock();
       run_fallback(ctx);
@@ -196,10 +167,8 @@ class FastNhwcQLinearConv : public FastKernel {
     NhwcDwGeometry dw;
     bool direct = false;  // nhwc_qconv_vnni
     NhwcConvGeometry conv;
-    dnnl::convolution_forward::primitive_desc pd;
-    dnnl::convolution_forward prim;
-    std::shared_ptr<memory> weights;
-    Shape out_shape;  // [N, OH, OW, M]
+    ConvPrimitive prim;  // oneDNN path
+    Shape out_shape;     // [N, OH, OW, M]
     // Output pixels whose window leaves the input, their sums of ws
     // ([pixel, M]), and for every pixel its index among them (or -1).
     std::vector<int64_t> border_pixels, border_wsum;
@@ -208,7 +177,6 @@ class FastNhwcQLinearConv : public FastKernel {
     // pixels' own ([1 + border pixels, M]), for parameters params_gen.
     std::vector<int32_t> add;
     int64_t add_gen = -1;
-    size_t scratch_size = 0;
   };
 
   // The depthwise kernel over all output rows. mu_ is held.
@@ -301,7 +269,7 @@ class FastNhwcQLinearConv : public FastKernel {
     p.lo = r.lo, p.hi = r.hi;
     p.y_signed = out == DType::Int8;
     const bool avx512 = nhwc_qconv_vnni_supported() && int8_avx2_enabled();
-    auto* acc = static_cast<int32_t*>(acc_buf_.get(e.pd.dst_desc().get_size()));
+    auto* acc = static_cast<int32_t*>(acc_buf_.get(e.prim.pd.dst_desc().get_size()));
     auto* buf = flip ? static_cast<uint8_t*>(in_buf_.get(static_cast<size_t>(image))) : nullptr;
     for (int64_t n = 0; n < N; ++n) {
       const uint8_t* xb = static_cast<const uint8_t*>(x.raw()) + n * image;
@@ -313,16 +281,7 @@ class FastNhwcQLinearConv : public FastKernel {
       }
       {
         ScopedThreads threads(ctx.threads());
-        dnnl::stream& s = cpu_stream();
-        memory src(e.pd.src_desc(), cpu_engine(), const_cast<uint8_t*>(xb));
-        memory dst(e.pd.dst_desc(), cpu_engine(), acc);
-        std::unordered_map<int, memory> args{
-            {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e.weights}, {DNNL_ARG_DST, dst}};
-        if (e.scratch_size)
-          args[DNNL_ARG_SCRATCHPAD] =
-              memory(e.pd.scratchpad_desc(), cpu_engine(), scratch_.get(e.scratch_size));
-        e.prim.execute(s, args);
-        s.wait();
+        e.prim.run(xb, acc, scratch_);
       }
       // Requantized in the same layout: pixel p of image n.
       uint8_t* yn = static_cast<uint8_t*>(y.raw()) + n * P * M;
@@ -339,97 +298,46 @@ class FastNhwcQLinearConv : public FastKernel {
     }
   }
 
-  memory::desc weights_user_md() const {
-    const int64_t M = w_.dim(0), Cg = w_.dim(1), KH = w_.dim(2), KW = w_.dim(3);
-    if (group_ == 1) return memory::desc({M, Cg, KH, KW}, dt::s8, tag::oihw);
-    return memory::desc({group_, M / group_, Cg, KH, KW}, dt::s8, tag::goihw);
-  }
-
-  // mu_ is held.
-  // Cached per input shape and thread count (oneDNN fixes a primitive's
-  // thread count when it is created; the step's threads() is 1 for
-  // convolutions too small to be worth a fork).
-  Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    Shape key = xs;
-    key.push_back(ctx.threads());
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second.get();
+  // The entry of an input shape (cache_, per thread count too); null when
+  // the geometry is invalid (the reference reports it). mu_ is held.
+  std::unique_ptr<Entry> build(const KernelContext& ctx, const Shape& xs) {
     const int64_t N = xs[0], H = xs[1], W = xs[2], C = xs[3], M = w_.dim(0);
-    nn::Geometry g;
-    try {
-      g = nn::window_geometry(ctx.node().describe(), {H, W}, {w_.dim(2), w_.dim(3)}, attrs_);
-    } catch (const Error&) {
-      return nullptr;
-    }
+    const std::optional<nn::Geometry> geo = conv_geometry(ctx, H, W, w_, attrs_);
+    if (!geo) return nullptr;
+    const nn::Geometry& g = *geo;
     auto e = std::make_unique<Entry>();
     e->out_shape = {N, g.out[1], g.out[2], M};
     if (shape_numel(e->out_shape) == 0) return nullptr;
-    Entry* raw = e.get();
-    cache_[key] = std::move(e);
     if (!wdw_.empty()) {
-      raw->depthwise = true;
-      NhwcDwGeometry& d = raw->dw;
+      e->depthwise = true;
+      NhwcDwGeometry& d = e->dw;
       d.N = N, d.H = H, d.W = W, d.C = C, d.OH = g.out[1], d.OW = g.out[2];
       d.KH = w_.dim(2), d.KW = w_.dim(3);
       d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
-      return raw;
+      return e;
     }
-    conv_border_sums(g, H, W, wk_.data(), M, w_.dim(2), w_.dim(3), raw->border_pixels,
-                     raw->border_wsum);
-    raw->border_index.assign(static_cast<size_t>(g.out[1] * g.out[2]), -1);
-    for (size_t k = 0; k < raw->border_pixels.size(); ++k)
-      raw->border_index[raw->border_pixels[k]] = static_cast<int32_t>(k);
+    conv_border_sums(g, H, W, wk_.data(), M, w_.dim(2), w_.dim(3), e->border_pixels,
+                     e->border_wsum);
+    e->border_index.assign(static_cast<size_t>(g.out[1] * g.out[2]), -1);
+    for (size_t k = 0; k < e->border_pixels.size(); ++k)
+      e->border_index[e->border_pixels[k]] = static_cast<int32_t>(k);
     if (!w4_.empty() && (nhwc_qconv_direct_policy() == NhwcDirectPolicy::All ||
                          (w_.dim(2) == 1 && w_.dim(3) == 1 && M > 32 &&
                           nhwc_qconv_direct_policy() == NhwcDirectPolicy::Pointwise))) {
-      raw->direct = true;
-      NhwcConvGeometry& d = raw->conv;
+      e->direct = true;
+      NhwcConvGeometry& d = e->conv;
       d.N = N, d.H = H, d.W = W, d.C = C, d.OH = g.out[1], d.OW = g.out[2], d.M = M;
       d.KH = w_.dim(2), d.KW = w_.dim(3);
       d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
-      return raw;
+      return e;
     }
-    ScopedThreads threads(ctx.threads());
     const memory::desc src_md({1, C, H, W}, dt::u8, tag::nhwc);  // one image per run
     const memory::desc dst_md({1, M, g.out[1], g.out[2]}, dt::s32, tag::nhwc);
-    const memory::desc w_any(weights_user_md().dims(), dt::s8, tag::any);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    try {
-      dnnl::convolution_forward::desc d(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
-          dst_md, {g.stride[1], g.stride[2]}, {g.dilation[1] - 1, g.dilation[2] - 1},
-          {g.pad_begin[1], g.pad_begin[2]}, {g.pad_end[1], g.pad_end[2]});
-      raw->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
-      const std::string impl = raw->pd.impl_info_str();
-      // gemm_s8u8s32 uses vpdpbusd when the CPU has VNNI, then a float32 epilogue.
-      const bool gemm_vnni = dnnl_has_vnni() && impl.find("gemm") != std::string::npos;
-      if (!(exact_int8_brgemm_impl(impl) || ((vnni_int8_impl(impl) || gemm_vnni) && small_sums_)) ||
-          raw->pd.dst_desc() != dst_md || raw->pd.src_desc() != src_md) {
-        raw->use_reference = true;
-      } else {
-        raw->prim = dnnl::convolution_forward(raw->pd);
-        raw->scratch_size = raw->pd.scratchpad_desc().get_size();
-        raw->weights = packed_weights(raw->pd.weights_desc());
-      }
-    } catch (const dnnl::error&) {
-      raw->use_reference = true;
-    }
-    return raw;
-  }
-
-  std::shared_ptr<memory> packed_weights(const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    memory user(weights_user_md(), cpu_engine(), ws8_.data());
-    auto m = std::make_shared<memory>(md, cpu_engine());
-    dnnl::stream& s = cpu_stream();
-    make_reorder(weights_user_md(), md).execute(s, user, *m);
-    s.wait();
-    packed_.emplace_back(md, m);
-    return m;
+    e->use_reference =
+        !make_int8_conv(e->prim, src_md, dst_md, g, small_sums_, packed_, ctx.threads());
+    return e;
   }
 
   nn::SpatialAttrs attrs_;
@@ -450,8 +358,8 @@ class FastNhwcQLinearConv : public FastKernel {
   QParams params_;
   int64_t params_gen_ = 0;  // bumped whenever params_ is read
   std::mutex mu_;
-  std::map<Shape, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  EntryCache<Shape, Entry> cache_;
+  PackedWeights packed_;  // ws8_ for oneDNN
   OutputSlot out_;
   Scratch in_buf_, acc_buf_, scratch_;
 };

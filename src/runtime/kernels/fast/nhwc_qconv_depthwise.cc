@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <type_traits>
 
 #include "runtime/kernels/reference/quant_util.h"
 
@@ -70,10 +71,16 @@ void pixel_scalar(const NhwcDwParams& p, const uint8_t* xn, int64_t off, const T
 
 // ---------------------------------------------------------------- AVX-512
 
+// Requantization constants: the clamp bounds less zy, zy.
 struct Rq512 {
   __m512 lo, hi;
   __m512i zp;
   bool y_signed;
+  ONNXQ_T512 explicit Rq512(const NhwcDwParams& p)
+      : lo(_mm512_set1_ps(static_cast<float>(p.lo - p.zy))),
+        hi(_mm512_set1_ps(static_cast<float>(p.hi - p.zy))),
+        zp(_mm512_set1_epi32(p.zy)),
+        y_signed(p.y_signed) {}
 };
 
 template <bool XS, bool MASK>
@@ -122,11 +129,11 @@ ONNXQ_T512 void block512(const uint8_t* xn, int64_t off, const Taps& t, const St
   for (int j = 0; j < B; ++j) store_y512<MASK>(acc[j], add, mult, r, k, y + j * ystep);
 }
 
-// All channels of B pixels.
+// All channels of B pixels (AVX-512: Rq512).
 template <int B, bool XS>
-ONNXQ_T512 void channels512(int64_t C, const NhwcDwParams& p, const uint8_t* xn, int64_t off,
-                            const Taps& t, const Steps& s, const int32_t* add, const Rq512& r,
-                            uint8_t* y) {
+ONNXQ_T512 void channels(int64_t C, const NhwcDwParams& p, const uint8_t* xn, int64_t off,
+                         const Taps& t, const Steps& s, const int32_t* add, const Rq512& r,
+                         uint8_t* y) {
   int64_t c0 = 0;
   for (; c0 + 16 <= C; c0 += 16)
     block512<B, XS, false>(xn, off + c0, t, s, p.w + c0, add + c0, p.mult + c0, r, 0xFFFF, y + c0,
@@ -151,51 +158,17 @@ ONNXQ_T512 void taps_add512(const NhwcDwParams& p, const Taps& t, const Steps& s
   }
 }
 
-template <bool XS>
-ONNXQ_T512 void rows512(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwParams& p,
-                        uint8_t* y, int64_t r0, int64_t r1, int64_t cl, int64_t ch,
-                        int32_t* row_add, int32_t* pix_add) {
-  const Rq512 rq{_mm512_set1_ps(static_cast<float>(p.lo - p.zy)),
-                 _mm512_set1_ps(static_cast<float>(p.hi - p.zy)), _mm512_set1_epi32(p.zy),
-                 p.y_signed};
-  const Steps s{g.dil_h * g.W * g.C, g.dil_w * g.C, g.stride_w * g.C, nhwc_dw_padded(g.C), g.KW};
-  for (int64_t r = r0; r < r1; ++r) {
-    const int64_t n = r / g.OH, oh = r % g.OH;
-    Taps t;
-    tap_range(oh, g.stride_h, g.dil_h, g.pad_top, g.H, g.KH, t.kh0, t.kh1);
-    t.kw1 = g.KW;
-    const int32_t* add = p.add;
-    if (t.kh0 != 0 || t.kh1 != g.KH) {
-      taps_add512(p, t, s, row_add);
-      add = row_add;
-    }
-    const uint8_t* xn = x + n * g.H * g.W * g.C;
-    const int64_t ih0 = oh * g.stride_h - g.pad_top;
-    uint8_t* yr = y + r * g.OW * g.C;
-    auto off = [&](int64_t ow) { return (ih0 * g.W + ow * g.stride_w - g.pad_left) * g.C; };
-    int64_t ow = cl;
-    for (; ow + 8 <= ch; ow += 8)
-      channels512<8, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
-    for (; ow + 4 <= ch; ow += 4)
-      channels512<4, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
-    for (; ow < ch; ++ow) channels512<1, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
-    for (int64_t b = 0; b < g.OW; ++b) {  // columns whose window leaves the input
-      if (b == cl) b = std::max(ch, cl);
-      if (b >= g.OW) break;
-      Taps tb = t;
-      tap_range(b, g.stride_w, g.dil_w, g.pad_left, g.W, g.KW, tb.kw0, tb.kw1);
-      taps_add512(p, tb, s, pix_add);
-      channels512<1, XS>(g.C, p, xn, off(b), tb, s, pix_add, rq, yr + b * g.C);
-    }
-  }
-}
-
 // ---------------------------------------------------------------- AVX2
 
 struct Rq256 {
   __m256 lo, hi;
   __m256i zp;
   bool y_signed;
+  ONNXQ_T256 explicit Rq256(const NhwcDwParams& p)
+      : lo(_mm256_set1_ps(static_cast<float>(p.lo - p.zy))),
+        hi(_mm256_set1_ps(static_cast<float>(p.hi - p.zy))),
+        zp(_mm256_set1_epi32(p.zy)),
+        y_signed(p.y_signed) {}
 };
 
 template <bool XS>
@@ -237,11 +210,12 @@ ONNXQ_T256 void block256(const uint8_t* xn, int64_t off, const Taps& t, const St
   for (int j = 0; j < B; ++j) store_y256(acc[j], add, mult, r, y + j * ystep);
 }
 
-// Channels [0, C / 8 * 8) of B pixels; the rest goes to pixel_scalar.
+// Channels [0, C / 8 * 8) of B pixels (AVX2: Rq256); the rest goes to
+// pixel_scalar.
 template <int B, bool XS>
-ONNXQ_T256 void channels256(int64_t C, const NhwcDwParams& p, const uint8_t* xn, int64_t off,
-                            const Taps& t, const Steps& s, const int32_t* add, const Rq256& r,
-                            uint8_t* y) {
+ONNXQ_T256 void channels(int64_t C, const NhwcDwParams& p, const uint8_t* xn, int64_t off,
+                         const Taps& t, const Steps& s, const int32_t* add, const Rq256& r,
+                         uint8_t* y) {
   const int64_t C8 = C / 8 * 8;
   for (int64_t c0 = 0; c0 < C8; c0 += 8)
     block256<B, XS>(xn, off + c0, t, s, p.w + c0, add + c0, p.mult + c0, r, y + c0, C);
@@ -264,14 +238,28 @@ ONNXQ_T256 void taps_add256(const NhwcDwParams& p, const Taps& t, const Steps& s
   }
 }
 
-template <bool XS>
-ONNXQ_T256 void rows256(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwParams& p,
-                        uint8_t* y, int64_t r0, int64_t r1, int64_t cl, int64_t ch,
-                        int32_t* row_add, int32_t* pix_add) {
-  const Rq256 rq{_mm256_set1_ps(static_cast<float>(p.lo - p.zy)),
-                 _mm256_set1_ps(static_cast<float>(p.hi - p.zy)), _mm256_set1_epi32(p.zy),
-                 p.y_signed};
+// ---------------------------------------------------------------- rows
+
+// Output rows [r0, r1) on the vector ISA of rq (Rq512, Rq256): the pixels
+// whose windows lie inside the input along W ([cl, ch)) in blocks, with
+// the row's correction (its own when the window leaves the input
+// vertically), then the columns whose windows leave it, each with its own.
+// Always inlined into the ISA's entry point (rows512, rows256), whose
+// target attribute it then compiles under.
+template <bool XS, class Rq>
+__attribute__((always_inline)) inline void rows_vec(const NhwcDwGeometry& g, const uint8_t* x,
+                                                    const NhwcDwParams& p, uint8_t* y, int64_t r0,
+                                                    int64_t r1, int64_t cl, int64_t ch,
+                                                    int32_t* row_add, int32_t* pix_add,
+                                                    const Rq& rq) {
+  constexpr bool avx512 = std::is_same_v<Rq, Rq512>;
   const Steps s{g.dil_h * g.W * g.C, g.dil_w * g.C, g.stride_w * g.C, nhwc_dw_padded(g.C), g.KW};
+  auto taps_add = [&](const Taps& t, int32_t* out) {
+    if constexpr (avx512)
+      taps_add512(p, t, s, out);
+    else
+      taps_add256(p, t, s, out);
+  };
   for (int64_t r = r0; r < r1; ++r) {
     const int64_t n = r / g.OH, oh = r % g.OH;
     Taps t;
@@ -279,7 +267,7 @@ ONNXQ_T256 void rows256(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwP
     t.kw1 = g.KW;
     const int32_t* add = p.add;
     if (t.kh0 != 0 || t.kh1 != g.KH) {
-      taps_add256(p, t, s, row_add);
+      taps_add(t, row_add);
       add = row_add;
     }
     const uint8_t* xn = x + n * g.H * g.W * g.C;
@@ -287,18 +275,35 @@ ONNXQ_T256 void rows256(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwP
     uint8_t* yr = y + r * g.OW * g.C;
     auto off = [&](int64_t ow) { return (ih0 * g.W + ow * g.stride_w - g.pad_left) * g.C; };
     int64_t ow = cl;
+    if constexpr (avx512)  // 32 registers (AVX2's 16 hold blocks of 4 at most)
+      for (; ow + 8 <= ch; ow += 8)
+        channels<8, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
     for (; ow + 4 <= ch; ow += 4)
-      channels256<4, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
-    for (; ow < ch; ++ow) channels256<1, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
-    for (int64_t b = 0; b < g.OW; ++b) {
+      channels<4, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
+    for (; ow < ch; ++ow) channels<1, XS>(g.C, p, xn, off(ow), t, s, add, rq, yr + ow * g.C);
+    for (int64_t b = 0; b < g.OW; ++b) {  // columns whose window leaves the input
       if (b == cl) b = std::max(ch, cl);
       if (b >= g.OW) break;
       Taps tb = t;
       tap_range(b, g.stride_w, g.dil_w, g.pad_left, g.W, g.KW, tb.kw0, tb.kw1);
-      taps_add256(p, tb, s, pix_add);
-      channels256<1, XS>(g.C, p, xn, off(b), tb, s, pix_add, rq, yr + b * g.C);
+      taps_add(tb, pix_add);
+      channels<1, XS>(g.C, p, xn, off(b), tb, s, pix_add, rq, yr + b * g.C);
     }
   }
+}
+
+template <bool XS>
+ONNXQ_T512 void rows512(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwParams& p,
+                        uint8_t* y, int64_t r0, int64_t r1, int64_t cl, int64_t ch,
+                        int32_t* row_add, int32_t* pix_add) {
+  rows_vec<XS>(g, x, p, y, r0, r1, cl, ch, row_add, pix_add, Rq512(p));
+}
+
+template <bool XS>
+ONNXQ_T256 void rows256(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwParams& p,
+                        uint8_t* y, int64_t r0, int64_t r1, int64_t cl, int64_t ch,
+                        int32_t* row_add, int32_t* pix_add) {
+  rows_vec<XS>(g, x, p, y, r0, r1, cl, ch, row_add, pix_add, Rq256(p));
 }
 
 void rows_scalar(const NhwcDwGeometry& g, const uint8_t* x, const NhwcDwParams& p, uint8_t* y,

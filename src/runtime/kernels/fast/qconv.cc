@@ -32,7 +32,6 @@
 // QLinearConv (1x1, stride 1, no padding, group 1) on AVX-512 VNNI CPUs runs
 // the NCHW matrix-product kernel of qpointwise.h (no reorders either way).
 #include <cstring>
-#include <map>
 
 #include "runtime/kernels/fast/depthwise.h"
 #include "runtime/kernels/fast/dnnl_common.h"
@@ -67,45 +66,16 @@ class FastIntConv : public FastKernel {
       return;
     }
     const int64_t M = w->dim(0);
-    // w_zero_point: absent, or a constant scalar / [M] of the weight's type.
-    const int zw_in = qlinear ? 5 : 3;
-    std::vector<int32_t> zw(static_cast<size_t>(M), 0);
-    if (init.node.input(zw_in)) {
-      const Tensor* z = init.constant_input(zw_in);
-      if (!z || z->dtype() != w->dtype()) {
-        usable_ = false;
-        return;
-      }
-      if (quant::is_scalar_param(*z)) {
-        zw.assign(static_cast<size_t>(M), quant::int_at(*z, 0));
-      } else if (z->rank() == 1 && z->dim(0) == M) {
-        zw = quant::to_ints(*z);
-      } else {
-        usable_ = false;
-        return;
-      }
+    // w - w_zero_point must fit in int8.
+    const std::optional<ShiftedWeights> sw = shift_weights(init, *w, qlinear ? 5 : 3);
+    if (!sw || !sw->fits8) {
+      usable_ = false;
+      return;
     }
     w_ = *w;
-    const std::vector<int32_t> wv = quant::to_ints(*w);
-    const size_t per_m = wv.size() / static_cast<size_t>(M);
-    ws_.resize(wv.size());
-    wsum_.assign(static_cast<size_t>(M), 0);
-    int64_t max_abs_sum = 0;
-    for (int64_t m = 0; m < M; ++m) {
-      int64_t abs_sum = 0;
-      for (size_t i = 0; i < per_m; ++i) {
-        const int32_t v = wv[m * per_m + i] - zw[m];
-        if (v < -128 || v > 127) {  // w - zw does not fit in int8
-          usable_ = false;
-          return;
-        }
-        ws_[m * per_m + i] = static_cast<int8_t>(v);
-        wsum_[m] += v;
-        abs_sum += v < 0 ? -v : v;
-      }
-      max_abs_sum = std::max(max_abs_sum, abs_sum);
-    }
-    small_sums_ = 255 * max_abs_sum < (int64_t{1} << 24);
+    ws_.assign(sw->ws.begin(), sw->ws.end());
+    wsum_ = sw->sum;
+    small_sums_ = sw->small_sums;
     params_const_ = true;
     for (int i : qlinear ? std::vector<int>{1, 2, 4, 6, 7, 8} : std::vector<int>{2})
       if (init.node.input(i) && !init.constant_input(i)) params_const_ = false;
@@ -115,11 +85,8 @@ class FastIntConv : public FastKernel {
       wdw_.assign(ws_.begin(), ws_.end());
       if (small_sums_) wdwf_.assign(ws_.begin(), ws_.end());
     }
-    const int64_t Cg = w->dim(1), KK = w->dim(2) * w->dim(3);
-    wk_.assign(static_cast<size_t>(M * KK), 0);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t c = 0; c < Cg; ++c)
-        for (int64_t k = 0; k < KK; ++k) wk_[m * KK + k] += ws_[(m * Cg + c) * KK + k];
+    wk_ = sw->tap_sums(*w);
+    packed_.set(conv_weights_md(w_.shape(), group_, dt::s8), ws_.data());
   }
 
   void compute(KernelContext& ctx) override {
@@ -173,7 +140,8 @@ class FastIntConv : public FastKernel {
         cached_zx_ = zx, cached_zy_ = zy, cached_out_type_ = out_type;
       }
     }
-    Entry* e = entry(ctx, x->shape());
+    Entry* e = cache_.get(shape_threads_key(x->shape(), ctx.threads()),
+                          [&] { return build(ctx, x->shape()); });
     if (!e || e->use_reference) {
       lock.unlock();
       run_fallback(ctx);
@@ -221,16 +189,8 @@ class FastIntConv : public FastKernel {
     }
     ScopedThreads threads(ctx.threads());
     uint8_t* xb = pack_input(*x, static_cast<uint8_t>(flip));
-    auto* acc = static_cast<int32_t*>(acc_buf_.get(e->pd.dst_desc().get_size()));
-    dnnl::stream& s = cpu_stream();
-    memory src(e->pd.src_desc(), cpu_engine(), xb), dst(e->pd.dst_desc(), cpu_engine(), acc);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst}};
-    if (e->scratch_size)
-      args[DNNL_ARG_SCRATCHPAD] =
-          memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
-    e->prim.execute(s, args);
-    s.wait();
+    auto* acc = static_cast<int32_t*>(acc_buf_.get(e->prim.pd.dst_desc().get_size()));
+    e->prim.run(xb, acc, scratch_);
 
     const int64_t N = e->out_shape[0], P = e->out_shape[2] * e->out_shape[3];
     Tensor& y = out_.get(out_type, e->out_shape);
@@ -268,38 +228,19 @@ class FastIntConv : public FastKernel {
     bool depthwise = false;      // run by qdepthwise_conv_nchw, not oneDNN
     bool pointwise = false;      // run by qpointwise_run, not oneDNN
     DepthwiseGeometry dw;
-    dnnl::convolution_forward::primitive_desc pd;
-    dnnl::convolution_forward prim;
-    std::shared_ptr<memory> weights;
+    ConvPrimitive prim;  // oneDNN path
     Shape out_shape;
     // Output pixels (oh * OW + ow) with taps outside the input, and for each
     // the sum of ws[m] over its taps inside ([pixel, M]).
     std::vector<int64_t> border_pixels, border_wsum;
-    size_t scratch_size = 0;
   };
 
-  memory::desc weights_user_md() const {
-    const int64_t M = w_.dim(0), Cg = w_.dim(1), KH = w_.dim(2), KW = w_.dim(3);
-    if (group_ == 1) return memory::desc({M, Cg, KH, KW}, dt::s8, tag::oihw);
-    return memory::desc({group_, M / group_, Cg, KH, KW}, dt::s8, tag::goihw);
-  }
-
-  // mu_ is held.
-  // Cached per input shape and thread count (oneDNN fixes a primitive's
-  // thread count when it is created; the step's threads() is 1 for
-  // convolutions too small to be worth a fork).
-  Entry* entry(const KernelContext& ctx, const Shape& xs) {
-    Shape key = xs;
-    key.push_back(ctx.threads());
-    auto it = cache_.find(key);
-    if (it != cache_.end()) return it->second.get();
-    nn::Geometry g;
-    try {
-      g = nn::window_geometry(ctx.node().describe(), {xs[2], xs[3]}, {w_.dim(2), w_.dim(3)},
-                              attrs_);
-    } catch (const Error&) {
-      return nullptr;
-    }
+  // The entry of an input shape (cache_, per thread count too); null when
+  // the geometry is invalid (the reference reports it). mu_ is held.
+  std::unique_ptr<Entry> build(const KernelContext& ctx, const Shape& xs) {
+    const std::optional<nn::Geometry> geo = conv_geometry(ctx, xs[2], xs[3], w_, attrs_);
+    if (!geo) return nullptr;
+    const nn::Geometry& g = *geo;
     auto e = std::make_unique<Entry>();
     const int64_t N = xs[0], M = w_.dim(0);
     e->out_shape = {N, M, g.out[1], g.out[2]};
@@ -311,60 +252,19 @@ class FastIntConv : public FastKernel {
       d.KH = w_.dim(2), d.KW = w_.dim(3);
       d.stride_h = g.stride[1], d.stride_w = g.stride[2], d.dil_h = g.dilation[1],
       d.dil_w = g.dilation[2], d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
-      Entry* raw = e.get();
-      cache_[key] = std::move(e);
-      return raw;
+      return e;
     }
     if (!w4_.empty() && g.stride[1] == 1 && g.stride[2] == 1 && g.pad_begin[1] == 0 &&
         g.pad_begin[2] == 0 && g.pad_end[1] == 0 && g.pad_end[2] == 0) {
       e->pointwise = true;  // then out_shape is {N, M, H, W}
-      Entry* raw = e.get();
-      cache_[key] = std::move(e);
-      return raw;
+      return e;
     }
     border_sums(g, xs[2], xs[3], *e);
-    ScopedThreads threads(ctx.threads());
-    memory::desc src_md(to_dims(xs), dt::u8, tag::nhwc);
-    memory::desc dst_md(to_dims(e->out_shape), dt::s32, tag::nhwc);
-    memory::desc w_any(weights_user_md().dims(), dt::s8, tag::any);
-    dnnl::primitive_attr attr;
-    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    try {
-      dnnl::convolution_forward::desc d(
-          dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct, src_md, w_any,
-          dst_md, {g.stride[1], g.stride[2]}, {g.dilation[1] - 1, g.dilation[2] - 1},
-          {g.pad_begin[1], g.pad_begin[2]}, {g.pad_end[1], g.pad_end[2]});
-      e->pd = dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
-      const std::string impl = e->pd.impl_info_str();
-      // gemm_s8u8s32 (im2col + integer GEMM, e.g. for depthwise with large
-      // strides) uses vpdpbusd when the CPU has VNNI, then a float32 epilogue.
-      const bool gemm_vnni = dnnl_has_vnni() && impl.find("gemm") != std::string::npos;
-      if (!(exact_int8_brgemm_impl(impl) || ((vnni_int8_impl(impl) || gemm_vnni) && small_sums_)) ||
-          e->pd.dst_desc() != dst_md || e->pd.src_desc() != src_md) {
-        e->use_reference = true;
-      } else {
-        e->prim = dnnl::convolution_forward(e->pd);
-        e->scratch_size = e->pd.scratchpad_desc().get_size();
-        e->weights = packed_weights(e->pd.weights_desc());
-      }
-    } catch (const dnnl::error&) {
-      e->use_reference = true;
-    }
-    Entry* raw = e.get();
-    cache_[key] = std::move(e);
-    return raw;
-  }
-
-  std::shared_ptr<memory> packed_weights(const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    memory user(weights_user_md(), cpu_engine(), ws_.data());
-    auto m = std::make_shared<memory>(md, cpu_engine());
-    dnnl::stream& s = cpu_stream();
-    make_reorder(weights_user_md(), md).execute(s, user, *m);
-    s.wait();
-    packed_.emplace_back(md, m);
-    return m;
+    const memory::desc src_md(to_dims(xs), dt::u8, tag::nhwc);
+    const memory::desc dst_md(to_dims(e->out_shape), dt::s32, tag::nhwc);
+    e->use_reference =
+        !make_int8_conv(e->prim, src_md, dst_md, g, small_sums_, packed_, ctx.threads());
+    return e;
   }
 
   // The border pixels of an output geometry and their sums of ws.
@@ -440,8 +340,8 @@ class FastIntConv : public FastKernel {
   std::vector<int32_t> cached_bias_;
   bool small_sums_ = false;  // 255 * max_m sum |ws[m]| < 2^24
   std::mutex mu_;
-  std::map<Shape, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  EntryCache<Shape, Entry> cache_;
+  PackedWeights packed_;  // ws_ for oneDNN
   OutputSlot out_;
   Scratch in_buf_, acc_buf_, q_buf_, scratch_;
 };

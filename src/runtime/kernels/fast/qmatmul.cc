@@ -16,7 +16,6 @@
 // and gemm implementations do; without VNNI products are summed in pairs
 // with int16 saturation, and the reference kernel runs instead.
 #include <cstring>
-#include <map>
 
 #include "runtime/kernels/fast/dnnl_common.h"
 #include "runtime/kernels/fast/int8_util.h"
@@ -51,6 +50,7 @@ class PackedB {
         bs_[k * N_ + n] = static_cast<int8_t>(s);
         cs_[n] += s;
       }
+    packed_.set(memory::desc({K_, N_}, dt::s8, tag::ab), bs_.data());
     return true;
   }
 
@@ -63,72 +63,31 @@ class PackedB {
   // (the caller runs the reference).
   bool multiply(const uint8_t* au, int64_t R, int32_t* d) {
     std::lock_guard<std::mutex> lock(mu_);
-    Entry* e = entry(R);
-    if (e->use_reference) return false;
+    const MatMulPrimitive* p = cache_.get(R, [&] { return build(R); });
+    if (!p) return false;
     ScopedThreads threads(threads_);
-    dnnl::stream& s = cpu_stream();
-    memory src(e->pd.src_desc(), cpu_engine(), const_cast<uint8_t*>(au));
-    memory dst(e->pd.dst_desc(), cpu_engine(), d);
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, *e->weights}, {DNNL_ARG_DST, dst}};
-    if (e->scratch_size)
-      args[DNNL_ARG_SCRATCHPAD] =
-          memory(e->pd.scratchpad_desc(), cpu_engine(), scratch_.get(e->scratch_size));
-    e->prim.execute(s, args);
-    s.wait();
+    p->run(au, d, scratch_);
     return true;
   }
 
  private:
-  struct Entry {
-    bool use_reference = false;
-    dnnl::matmul::primitive_desc pd;
-    dnnl::matmul prim;
-    std::shared_ptr<memory> weights;
-    size_t scratch_size = 0;
-  };
-
-  Entry* entry(int64_t R) {
-    auto it = cache_.find(R);
-    if (it != cache_.end()) return it->second.get();
-    auto e = std::make_unique<Entry>();
+  // The product for R rows; null when oneDNN's implementation is not exact.
+  std::unique_ptr<MatMulPrimitive> build(int64_t R) {
+    auto p = std::make_unique<MatMulPrimitive>();
     ScopedThreads threads(threads_);
     try {
-      memory::desc a_md({R, K_}, dt::u8, tag::ab), b_any({K_, N_}, dt::s8, tag::any),
+      const memory::desc a_md({R, K_}, dt::u8, tag::ab), b_any({K_, N_}, dt::s8, tag::any),
           d_md({R, N_}, dt::s32, tag::ab);
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      e->pd =
-          dnnl::matmul::primitive_desc(dnnl::matmul::desc(a_md, b_any, d_md), attr, cpu_engine());
-      const std::string impl = e->pd.impl_info_str();
+      const auto pd = matmul_pd(a_md, b_any, nullptr, d_md);
+      const std::string impl = pd.impl_info_str();
       const bool exact =
           dnnl_has_vnni() && (impl.rfind("brg", 0) == 0 || impl.rfind("gemm", 0) == 0);
-      if (!exact || e->pd.src_desc() != a_md || e->pd.dst_desc() != d_md) {
-        e->use_reference = true;
-      } else {
-        e->prim = dnnl::matmul(e->pd);
-        e->scratch_size = e->pd.scratchpad_desc().get_size();
-        e->weights = packed(e->pd.weights_desc());
-      }
+      if (!exact || pd.src_desc() != a_md || pd.dst_desc() != d_md) return nullptr;
+      p->create(pd, &packed_);
     } catch (const dnnl::error&) {
-      e->use_reference = true;
+      return nullptr;
     }
-    Entry* raw = e.get();
-    cache_[R] = std::move(e);
-    return raw;
-  }
-
-  std::shared_ptr<memory> packed(const memory::desc& md) {
-    for (auto& [d, m] : packed_)
-      if (d == md) return m;
-    memory::desc user_md({K_, N_}, dt::s8, tag::ab);
-    memory user(user_md, cpu_engine(), bs_.data());
-    auto m = std::make_shared<memory>(md, cpu_engine());
-    dnnl::stream& s = cpu_stream();
-    make_reorder(user_md, md).execute(s, user, *m);
-    s.wait();
-    packed_.emplace_back(md, m);
-    return m;
+    return p;
   }
 
   int threads_ = 1;
@@ -137,8 +96,8 @@ class PackedB {
   std::vector<int8_t> bs_;
   std::vector<int64_t> cs_;
   std::mutex mu_;
-  std::map<int64_t, std::unique_ptr<Entry>> cache_;
-  std::vector<std::pair<memory::desc, std::shared_ptr<memory>>> packed_;
+  EntryCache<int64_t, MatMulPrimitive> cache_;  // per number of rows
+  PackedWeights packed_;                        // bs_ for oneDNN
   Scratch scratch_;
 };
 
