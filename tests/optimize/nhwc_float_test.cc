@@ -99,7 +99,18 @@ TEST(NhwcFloat, ConvChainRunsChannelsLast) {
     EXPECT_NE(c->input(0)->producer()->op_type(), "Transpose") << i;
   }
   EXPECT_EQ(find(g, "NhwcFusedConv", 1)->input(0)->producer()->op_type(), "NhwcFusedConv");
-  EXPECT_EQ(find(g, "NhwcMaxPool")->input(0)->producer()->op_type(), "Relu");
+  // Both residual Adds are folded into the convolution before them (Z
+  // input); the first one's Relu too, the second one's Relu runs NCHW.
+  EXPECT_EQ(test::count_op(g, "Add"), 0);
+  EXPECT_EQ(test::count_op(g, "Relu"), 1);  // the NCHW one (the others are FusedConv's)
+  const ir::Node* res = find(g, "NhwcMaxPool")->input(0)->producer();
+  EXPECT_EQ(res->op_type(), "NhwcFusedConv");
+  EXPECT_EQ(res->attr_s("activation", ""), "Relu");
+  ASSERT_EQ(res->inputs().size(), 4u);
+  EXPECT_EQ(res->input(3), find(g, "NhwcFusedConv", 0)->output(0));  // the block's input a
+  int with_z = 0;
+  for (int i = 0; i < 5; ++i) with_z += find(g, "NhwcFusedConv", i)->inputs().size() == 4;
+  EXPECT_EQ(with_z, 2);
   ASSERT_EQ(g.outputs().size(), 2u);
   EXPECT_EQ(g.outputs()[0]->name(), "y");
   EXPECT_EQ(g.outputs()[1]->name(), "pooled");
@@ -185,6 +196,45 @@ TEST(NhwcFloat, OptimizedEqualsNchwBitForBit) {
   }
 }
 
+// com.microsoft FusedConv's Z input (what fuse_conv_sum gives NhwcFusedConv,
+// NCHW here): act(conv + z) equals Conv, Add, Relu one after the other, bit
+// for bit; a Z of another shape is an error naming the node.
+TEST(NhwcFloat, FusedConvSumEqualsConvAddRelu) {
+  const Tensor x = fasttest::random_float({2, 6, 9, 9}, 21), w = fasttest::random_float({5, 6, 3, 3}, 22);
+  const Tensor b = fasttest::random_float({5}, 23), z = fasttest::random_float({2, 5, 9, 9}, 24);
+  auto m = test::new_model(17);
+  m->set_opset("com.microsoft", 1);
+  ir::Graph& g = *m->graph;
+  ir::Value* xv = test::input(g, "x", x.shape());
+  ir::Value* zv = test::input(g, "z", z.shape());
+  ir::Value* wv = test::init(g, "w", w);
+  ir::Value* bv = test::init(g, "b", b);
+  ir::Node* f = g.add_node("FusedConv", {xv, wv, bv, zv}, {"y"}, "com.microsoft", "fused");
+  f->set_attr_ints("pads", {1, 1, 1, 1});
+  f->set_attr_s("activation", "Relu");
+  g.add_output(f->output(0));
+  ir::Node* c = g.add_node("Conv", {xv, wv, bv}, {"c"}, "", "conv");
+  c->set_attr_ints("pads", {1, 1, 1, 1});
+  ir::Node* add = g.add_node("Add", {c->output(0), zv}, {"s"}, "", "add");
+  g.add_output(g.add_node("Relu", {add->output(0)}, {"r"}, "", "relu")->output(0));
+  runtime::SessionOptions ref;
+  ref.reference_only = true;
+  const std::vector<Tensor> out = test::run(*m, {{"x", x}, {"z", z}}, ref);
+  EXPECT_TRUE(fasttest::bit_exact(out[0], out[1]));
+  double sum = 0;
+  for (int64_t i = 0; i < out[0].numel(); ++i) sum += out[0].data<float>()[i];
+  EXPECT_GT(sum, 0);  // not all clamped away
+  const Tensor bad = fasttest::random_float({2, 5, 9, 8}, 25);
+  zv->type.shape.reset();  // any shape gets to the kernel
+  try {
+    test::run(*m, {{"x", x}, {"z", bad}}, ref);
+    ADD_FAILURE() << "no error for a Z of another shape";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Z must be float32"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("fused"), std::string::npos) << e.what();
+  }
+}
+
 // With followers, the fast NHWC model against the reference kernels on the
 // NCHW model (the semantics): float rounding only. The reference
 // NhwcFusedConv is the reference Conv between transposes, so reference
@@ -214,8 +264,11 @@ TEST(NhwcFloat, FollowersStayWithinRoundingOfTheReference) {
       }
     }
   }
+  // The stem runs the direct kernel channels-last: the NCHW direct
+  // kernel's bits (its pointwise convolutions stay NCHW).
   auto s = stem_net(32);
   expect_same(*s, {1, 3, 32, 32}, true, 1);
+  for (int threads : {1, 2}) expect_same(*s, {1, 3, 32, 32}, false, threads);
 }
 
 std::unique_ptr<ir::Model> one_conv(const std::string& op, const std::string& domain,

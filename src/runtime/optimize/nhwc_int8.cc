@@ -59,7 +59,10 @@
 // through Relu / MaxPool runs NHWC too (ResNet-18: stem, pool and shortcuts
 // 2.5 -> 1.7 ms, the NCHW MaxPool and five Transposes gone). Those have NCHW
 // kernels of our own, so they differ from the NCHW model by float rounding
-// (not bit for bit): oneDNN's NHWC primitive sums in its own order.
+// (not bit for bit): oneDNN's NHWC primitive sums in its own order. Stems
+// run the direct kernel's channels-last form: the same bits.
+// Last, fuse_conv_sum.cc folds each residual Add of two provably equal
+// shapes (and its Relu) into the NhwcFusedConv feeding it (Z input).
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -364,6 +367,7 @@ bool unary_eligible(const ir::Node& n) {
 
 struct Assignment {
   std::set<const ir::Node*> nodes;  // the nodes that run NHWC
+  std::set<const ir::Node*> sums;   // float Adds of two operands of one shape (fuse_conv_sum)
   int convs = 0;
 };
 
@@ -396,8 +400,10 @@ Assignment assign(const ir::Graph& g, const std::vector<ir::Node*>& order, bool 
         if (nhwc.count(n->input(i))) ++layout_inputs;
         else if (!(may_be_scalar(k) && one_element_constant(n->input(i)))) ok = false;
       }
-      if (fl && k == Kind::ScalarBinary && layout_inputs > 0 && float_add_same_shape(*n, shapes))
+      if (fl && k == Kind::ScalarBinary && layout_inputs > 0 && float_add_same_shape(*n, shapes)) {
         ok = true, layout_inputs = 1;
+        a.sums.insert(n);
+      }
       take = ok && layout_inputs > 0 && (k != Kind::ScalarBinary || layout_inputs == 1);
       if (take && k == Kind::Binary && n->op_type() == "QLinearAdd" && layout_inputs == 2 &&
           n->input(0) != n->input(3))
@@ -474,6 +480,7 @@ int nhwc_layout(ir::Model& model, bool fl) {
     return entry[v] = t->output(0);
   };
   bool onnxq_ops = false;
+  std::vector<ir::Node*> sums;  // the NHWC versions of a.sums
   for (ir::Node* n : order) {
     if (!a.nodes.count(n)) continue;
     const Kind k = kind_of(*n, fl);
@@ -492,6 +499,7 @@ int nhwc_layout(ir::Model& model, bool fl) {
     if (k == Kind::GlobalPool) m->set_attr_i("channels_last", 1);
     m->output(0)->type = permuted_type(y->type, kToNhwc);
     nhwc_of[y] = m->output(0);
+    if (a.sums.count(n)) sums.push_back(m);
   }
   // Readers are removed before the nodes they read (reverse order), so what
   // still reads an original output is an NCHW node or the graph's outputs.
@@ -509,6 +517,7 @@ int nhwc_layout(ir::Model& model, bool fl) {
     t->output(0)->has_value_info = y->has_value_info;
     passes::replace_node(g, n, {t->output(0)}, /*keep_names=*/true);
   }
+  if (fl) fuse_conv_sum(g, sums);
   if (onnxq_ops && model.opset("com.onnxq") == 0) model.set_opset("com.onnxq", 1);
   g.sort_topologically();
   g.remove_unused_values();

@@ -28,6 +28,11 @@ int nhwc_int8(ir::Model& model);
 // MaxPool, ... the same way (nhwc_int8.cc, float mode).
 int nhwc_float(ir::Model& model);
 
+// NhwcFusedConv ─► Add(·, r) [─► Relu] ==> NhwcFusedConv with Z = r [and
+// activation Relu], for the given NHWC Adds, whose operands nhwc_float
+// proved to have one shape (fuse_conv_sum.cc). Returns the fusions made.
+int fuse_conv_sum(ir::Graph& g, const std::vector<ir::Node*>& adds);
+
 // Constant ==> initializer (fold_constants.cc).
 int fold_constants(ir::Model& model);
 

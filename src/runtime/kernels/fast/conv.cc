@@ -24,10 +24,13 @@
 //     pointwise.h instead of oneDNN's reorders (a 64 -> 64 3x3 Conv on
 //     56 x 56: 1.35 -> 1.2 ms), with the clamp in the output transpose.
 // com.onnxq NhwcFusedConv (runtime/optimize/nhwc_int8.cc, nhwc_float) is
-// the same kernel on channels-last tensors: it always takes the oneDNN
-// path, with NHWC as the user layout, so the primitive that the NCHW path
-// runs between its two transposes reads x and writes y in place (same
-// arithmetic, so the same bits); the clamp is a pass after it.
+// the same kernel on channels-last tensors: the oneDNN path with NHWC as
+// the user layout, so the primitive that the NCHW path runs between its two
+// transposes reads x and writes y in place (same arithmetic, so the same
+// bits; the clamp is a pass after it); a few-channel stem takes the direct
+// kernel's channels-last form (conv_direct.h), again the NCHW result's bits.
+// Pointwise convolutions there run on oneDNN too (not our NCHW kernels: the
+// same values up to float rounding).
 // The weights must be a constant: they are reordered once into the format
 // the primitive asks for. Primitives and reorders are built on the first run
 // with a given input shape and cached per shape. The output comes from the
@@ -83,7 +86,9 @@ class FastConv : public FastKernel {
       if (act_.kind == FusedActivation::Kind::Relu) clamp_ = {true, 0.0f, kInf};
       if (act_.kind == FusedActivation::Kind::Clip) clamp_ = {true, act_.alpha, act_.beta};
       if (clamp_.on) act_.kind = FusedActivation::Kind::None;  // done by the clamp
-      if (init.node.input(3)) {
+      // A residual sum Z: only channels-last (where the optimizer puts
+      // it), on the oneDNN path (compute() checks), as one pass after it.
+      if (init.node.input(3) && !nhwc_) {
         usable_ = false;
         return;
       }
@@ -105,7 +110,9 @@ class FastConv : public FastKernel {
         usable_ = false;
         return;
       }
+      bias_ = *b;
     }
+    bias_known_ = !init.node.input(2) || bias_.defined();
   }
 
   void compute(KernelContext& ctx) override {
@@ -125,6 +132,13 @@ class FastConv : public FastKernel {
     const Shape xs = nhwc_ ? Shape{x->dim(0), x->dim(3), x->dim(1), x->dim(2)} : x->shape();
     Entry* e = entry(ctx, xs);
     if (!e) {
+      lock.unlock();
+      run_fallback(ctx);
+      return;
+    }
+    const Tensor* z = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
+    if (z && (e->direct || e->depthwise || e->pointwise || e->dst_nhwc ||
+              z->dtype() != DType::Float || z->shape() != e->out_shape)) {
       lock.unlock();
       run_fallback(ctx);
       return;
@@ -217,27 +231,32 @@ class FastConv : public FastKernel {
       const int64_t vectors = conv_direct_vectors(g);
       const float* bp = b ? b->data<float>() : nullptr;
       const int64_t xs = g.C * g.H * g.W, ys = g.M * g.OH * g.OW;
+      // Output vectors [v0, v1) of image n (NHWC: output rows).
+      auto image = [&](const float* ph, int64_t n, int64_t v0, int64_t v1) {
+        if (nhwc_)
+          conv_direct_nhwc_rows(g, ph, packed_direct_, y.data<float>() + n * ys, v0, v1, clamp_);
+        else
+          conv_direct_blocks(g, ph, w_.data<float>(), bp, y.data<float>() + n * ys, v0, v1, clamp_);
+      };
+      const int64_t items = nhwc_ ? g.OH : vectors;
       if (N == 1 || ctx.threads() <= 1) {
         // One fork per image: the phases (a few percent of the time) on
-        // the calling thread, the output vectors split.
+        // the calling thread, the output vectors (rows) split.
         float* ph = static_cast<float*>(src_buf_.get(sizeof(float) * g.phase_floats()));
         // About 256K multiply-adds per chunk.
-        const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 18) / (16 * w_.numel()));
+        const int64_t grain = std::max<int64_t>(
+            1, (int64_t{1} << 18) / (w_.numel() * (nhwc_ ? g.OW : 16)));
         for (int64_t n = 0; n < N; ++n) {
-          conv_direct_phases(g, x->data<float>() + n * xs, ph, 0, rows);
-          ctx.parallel_for(vectors, grain, [&](int64_t v0, int64_t v1) {
-            conv_direct_blocks(g, ph, w_.data<float>(), bp, y.data<float>() + n * ys, v0, v1,
-                               clamp_);
-          });
+          conv_direct_phases(g, x->data<float>() + n * xs, ph, 0, rows, nhwc_);
+          ctx.parallel_for(items, grain, [&](int64_t v0, int64_t v1) { image(ph, n, v0, v1); });
         }
       } else {
         // Batches: whole images per thread, each with its own phases.
         ctx.parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
           std::vector<float> ph(static_cast<size_t>(g.phase_floats()));
           for (int64_t n = n0; n < n1; ++n) {
-            conv_direct_phases(g, x->data<float>() + n * xs, ph.data(), 0, rows);
-            conv_direct_blocks(g, ph.data(), w_.data<float>(), bp, y.data<float>() + n * ys, 0,
-                               vectors, clamp_);
+            conv_direct_phases(g, x->data<float>() + n * xs, ph.data(), 0, rows, nhwc_);
+            image(ph.data(), n, 0, items);
           }
         });
       }
@@ -299,11 +318,12 @@ class FastConv : public FastKernel {
     } else {
       if (e->dst_reorder) e->dst_reorder.execute(s, dst_p, dst_user);
       s.wait();
-      if (clamp_.on) {
+      if (clamp_.on || z) {
         float* yp = y.data<float>();
         ctx.parallel_for((y.numel() + 4095) / 4096, 16, [&](int64_t i0, int64_t i1) {
           const int64_t b = 4096 * i0, end = std::min(y.numel(), 4096 * i1);
-          clamp_f32(clamp_, yp + b, end - b);
+          if (z) add_clamp_f32(clamp_, yp + b, z->data<float>() + b, end - b);
+          else clamp_f32(clamp_, yp + b, end - b);
         });
       }
     }
@@ -319,7 +339,7 @@ class FastConv : public FastKernel {
     bool packed = false;     // pointwise by pointwise_f32_packed (small images)
     int64_t sub_h = 1, sub_w = 1;  // pointwise strides (conv_subsample first)
     bool src_nhwc = false, dst_nhwc = false;  // oneDNN wants NHWC: transpose_f32, no reorder
-    bool direct = false;     // few input channels: conv_direct_blocks, not oneDNN
+    bool direct = false;     // few input channels: conv_direct_blocks (NHWC: _nhwc_rows), not oneDNN
     DirectConvGeometry dc;
     DepthwiseGeometry dw;
     ConvPrimitive prim;  // oneDNN path
@@ -346,9 +366,21 @@ class FastConv : public FastKernel {
     if (shape_numel(e->out_shape) == 0) return nullptr;
     const Shape out_nchw = e->out_shape;
     if (nhwc_) {
-      // Channels-last in and out: always oneDNN, whose NHWC primitive reads
-      // and writes the tensors in place (the NCHW path's transposes gone).
+      // Channels-last in and out: oneDNN, whose NHWC primitive reads and
+      // writes the tensors in place (the NCHW path's transposes gone); a
+      // few-channel stem: the direct kernel's channels-last form (the
+      // NCHW direct kernel's result transposed, bit for bit).
       e->out_shape = {N, g.out[1], g.out[2], M};
+      if (direct_geometry(g, xs, e->dc) && conv_direct_nhwc_fits(e->dc) && bias_known_) {
+        e->direct = true;
+        if (packed_direct_.w.empty())
+          packed_direct_ = pack_conv_direct_nhwc(w_.data<float>(),
+                                                 bias_.defined() ? bias_.data<float>() : nullptr,
+                                                 M, w_.numel() / M);
+        Entry* raw = e.get();
+        cache_[key] = std::move(e);
+        return raw;
+      }
       return dnnl_entry(ctx, key, std::move(e), xs, out_nchw, g);
     }
     // Depthwise (one input channel per group): the NCHW kernel (planes split
@@ -385,18 +417,25 @@ class FastConv : public FastKernel {
       cache_[key] = std::move(e);
       return raw;
     }
-    if (group_ == 1 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
-        conv_direct_wanted(C, w_.dim(2), w_.dim(3)) && conv_direct_supported()) {
+    if (direct_geometry(g, xs, e->dc)) {
       e->direct = true;
-      DirectConvGeometry& d = e->dc;
-      d.C = C, d.H = xs[2], d.W = xs[3], d.M = M, d.OH = g.out[1], d.OW = g.out[2];
-      d.KH = w_.dim(2), d.KW = w_.dim(3), d.sh = g.stride[1], d.sw = g.stride[2];
-      d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
       Entry* raw = e.get();
       cache_[key] = std::move(e);
       return raw;
     }
     return dnnl_entry(ctx, key, std::move(e), xs, out_nchw, g);
+  }
+
+  // The direct kernel's geometry, when it takes this convolution (few input
+  // channels, group 1, no dilation, AVX-512).
+  bool direct_geometry(const nn::Geometry& g, const Shape& xs, DirectConvGeometry& d) const {
+    if (group_ != 1 || g.dilation[1] != 1 || g.dilation[2] != 1 ||
+        !conv_direct_wanted(xs[1], w_.dim(2), w_.dim(3)) || !conv_direct_supported())
+      return false;
+    d.C = xs[1], d.H = xs[2], d.W = xs[3], d.M = w_.dim(0), d.OH = g.out[1], d.OW = g.out[2];
+    d.KH = w_.dim(2), d.KW = w_.dim(3), d.sh = g.stride[1], d.sw = g.stride[2];
+    d.pad_top = g.pad_begin[1], d.pad_left = g.pad_begin[2];
+    return true;
   }
 
   // The oneDNN primitive for NCHW dims xs -> out (tensors in NHWC when
@@ -442,10 +481,13 @@ class FastConv : public FastKernel {
   int64_t group_ = 1;
   bool nhwc_ = false;  // com.onnxq NhwcFusedConv: x [N, H, W, C], y [N, OH, OW, M]
   Tensor w_;  // the constant weights (shares the initializer's buffer)
+  Tensor bias_;  // the constant bias, if any
+  bool bias_known_ = false;  // no bias, or a constant one (what packed_direct_ holds)
   std::mutex mu_;
   std::map<Shape, std::unique_ptr<Entry>> cache_;
   PackedWeights packed_;  // w_ for oneDNN
   PackedPointwise packed_pw_;  // the weights for pointwise_f32_packed, packed on first use
+  PackedDirectNhwc packed_direct_;  // weights and bias for conv_direct_nhwc_rows
   OutputSlot out_;
   Scratch src_buf_, dst_buf_, scratch_;
 };

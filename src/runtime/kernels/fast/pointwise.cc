@@ -283,7 +283,50 @@ __attribute__((target("avx2"))) void clamp256(float lo, float hi, float* y, int6
   }
 }
 
+// y = clamp(y + z) (no clamp when !on).
+__attribute__((target("avx512f"))) void add_clamp512(const OutputClamp& c, float* y,
+                                                     const float* z, int64_t n) {
+  const __m512 l = _mm512_set1_ps(c.lo), h = _mm512_set1_ps(c.hi);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 k =
+        n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+    __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, z + i));
+    if (c.on) v = _mm512_min_ps(h, _mm512_max_ps(l, v));
+    _mm512_mask_storeu_ps(y + i, k, v);
+  }
+}
+
+__attribute__((target("avx2"))) void add_clamp256(const OutputClamp& c, float* y, const float* z,
+                                                  int64_t n) {
+  const __m256 l = _mm256_set1_ps(c.lo), h = _mm256_set1_ps(c.hi);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_loadu_ps(z + i));
+    if (c.on) v = _mm256_min_ps(h, _mm256_max_ps(l, v));
+    _mm256_storeu_ps(y + i, v);
+  }
+  for (; i < n; ++i) {
+    float v = y[i] + z[i];
+    if (c.on) v = v < c.lo ? c.lo : v, v = v > c.hi ? c.hi : v;
+    y[i] = v;
+  }
+}
+
 }  // namespace
+
+void add_clamp_f32(const OutputClamp& c, float* y, const float* z, int64_t n) {
+  if (pointwise_f32_supported()) {
+    add_clamp512(c, y, z, n);
+  } else if (__builtin_cpu_supports("avx2")) {
+    add_clamp256(c, y, z, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      float v = y[i] + z[i];
+      if (c.on) v = v < c.lo ? c.lo : v, v = v > c.hi ? c.hi : v;
+      y[i] = v;
+    }
+  }
+}
 
 void clamp_f32(const OutputClamp& c, float* y, int64_t n) {
   if (!c.on) return;

@@ -42,6 +42,8 @@ struct OutputClamp {
 
 // The clamp on n floats in place (vectorized), for outputs computed elsewhere.
 void clamp_f32(const OutputClamp& c, float* y, int64_t n);
+// y = clamp(y + z) in place: a FusedConv's residual sum Z, then its clamp.
+void add_clamp_f32(const OutputClamp& c, float* y, const float* z, int64_t n);
 
 // dst[c * ldd + r] = clamp(src[r * lds + c]) for r < rows, c < cols
 // (AVX-512; NCHW <-> NHWC around oneDNN's channels-last convolutions).

@@ -2,8 +2,11 @@
 // attributes, inputs X, W, B, then an activation (runtime/optimize/
 // fused_activation.h). The reference runs the reference Conv kernel and the
 // activation over its output, so it equals Conv followed by the standalone
-// activation exactly. The optional 4th input Z (a sum added before the
-// activation) is not produced by onnxq's fusion and is rejected.
+// activation exactly. The optional 4th input Z (a residual of y's shape)
+// is added to the Conv's float32 output before the activation: y = act(conv
+// + z), each element rounded as a Conv then an Add then the activation
+// would (runtime/optimize/nhwc_int8.cc fuses ResNet's residual Add and Relu
+// into NhwcFusedConv this way).
 #include "runtime/kernels/kernel_util.h"
 #include "runtime/kernels/reference/conv_util.h"
 #include "runtime/kernels/reference/tensor_util.h"
@@ -50,13 +53,22 @@ class CapturingContext : public KernelContext {
   Tensor own_;
 };
 
+// y += z (Z must have y's shape), the Add before the activation.
+void add_sum(const KernelContext& ctx, Tensor& y) {
+  const Tensor* z = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
+  if (!z) return;
+  if (z->dtype() != DType::Float || z->shape() != y.shape())
+    throw ctx.error("Z must be float32 of the output's shape " + shape_str(y.shape()) + ", got " +
+                    dtype_name(z->dtype()) + shape_str(z->shape()));
+  float* yd = y.data<float>();
+  const float* zd = z->data<float>();
+  for (int64_t i = 0; i < y.numel(); ++i) yd[i] = yd[i] + zd[i];
+}
+
 class FusedConvKernel : public Kernel {
  public:
   explicit FusedConvKernel(const KernelInit& init)
-      : conv_(make_reference_conv(init)), act_(FusedActivation::read(init.node)) {
-    if (init.node.input(3))
-      throw Error(init.node.describe() + ": the Z (sum) input is not supported");
-  }
+      : conv_(make_reference_conv(init)), act_(FusedActivation::read(init.node)) {}
 
   void compute(KernelContext& ctx) override {
     if (ctx.in(0).dtype() != DType::Float)
@@ -66,10 +78,14 @@ class FusedConvKernel : public Kernel {
     if (c.set_directly()) {  // not the reference Conv's way, but be safe
       Tensor& y = ctx.output(0, DType::Float, c.set_tensor().shape());
       std::copy_n(c.set_tensor().data<float>(), y.numel(), y.data<float>());
+      add_sum(ctx, y);
       act_.apply(y.data<float>(), y.numel());
       return;
     }
-    if (Tensor* y = c.y()) act_.apply(y->data<float>(), y->numel());
+    if (Tensor* y = c.y()) {
+      add_sum(ctx, *y);
+      act_.apply(y->data<float>(), y->numel());
+    }
   }
 
  private:
@@ -109,10 +125,7 @@ class NchwContext : public CapturingContext {
 class NhwcFusedConvKernel : public Kernel {
  public:
   explicit NhwcFusedConvKernel(const KernelInit& init)
-      : conv_(make_reference_conv(init)), act_(FusedActivation::read(init.node)) {
-    if (init.node.input(3))
-      throw Error(init.node.describe() + ": the Z (sum) input is not supported");
-  }
+      : conv_(make_reference_conv(init)), act_(FusedActivation::read(init.node)) {}
 
   void compute(KernelContext& ctx) override {
     const Tensor& x = ctx.in(0);
@@ -124,10 +137,10 @@ class NhwcFusedConvKernel : public Kernel {
     conv_->compute(c);
     Tensor& y = c.y();
     if (!y.defined() || y.rank() != 4) throw ctx.error("the convolution gave no 4-D output");
-    Tensor yc = Tensor(DType::Float, y.shape());
-    std::copy_n(y.data<float>(), y.numel(), yc.data<float>());  // y may share a buffer
-    act_.apply(yc.data<float>(), yc.numel());
-    ctx.set_output(0, permute_copy(yc, yc.shape(), {0, 2, 3, 1}));
+    Tensor yt = permute_copy(y, y.shape(), {0, 2, 3, 1});  // a copy: y may share a buffer
+    add_sum(ctx, yt);  // Z is NHWC like the output
+    act_.apply(yt.data<float>(), yt.numel());
+    ctx.set_output(0, yt);
   }
 
  private:
