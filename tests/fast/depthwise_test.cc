@@ -17,8 +17,6 @@
 // one product (~0.1), far above it.
 #include <gtest/gtest.h>
 
-#include <cstring>
-#include <iterator>
 #include <limits>
 
 #include "fast/conv_cases.h"
@@ -142,38 +140,6 @@ TEST(FastDepthwise, MobileNetV2Shapes) {
     c.bias = true;
     check(c, {"Clip", 0.0f, 6.0f}, seed += 3);
   }
-}
-
-// Row bands (conv.cc splits one image's rows across threads): any cut of
-// the output rows gives the whole-plane result bit for bit.
-TEST(FastDepthwise, DirectKernelRowBandsEqualWholePlanes) {
-  namespace f = runtime::fast;
-  int tested = 0;
-  for (int64_t K : {3, 5})
-    for (int64_t S : {1, 2})
-      for (int64_t H : {14, 23, 56}) {
-        f::DepthwiseGeometry g;
-        g.N = 1, g.C = g.M = 5, g.H = g.W = H, g.KH = g.KW = K, g.stride_h = g.stride_w = S;
-        g.pad_top = g.pad_left = K / 2;
-        g.OH = g.OW = (H + 2 * (K / 2) - K) / S + 1;
-        if (!f::depthwise_direct(g)) GTEST_SKIP() << "no AVX-512";
-        if (!f::depthwise_direct_row_split(g)) continue;  // rows of 8 or fewer: pairs of planes
-        ++tested;
-        SCOPED_TRACE("K " + std::to_string(K) + " S " + std::to_string(S) + " H " + std::to_string(H));
-        const Tensor x = random_float({1, g.C, H, H}, static_cast<uint32_t>(K * 100 + S * 10 + H));
-        const Tensor w = random_float({g.M, 1, K, K}, 3), b = random_float({g.M}, 4);
-        const f::OutputClamp clamp{true, -0.4f, 0.6f};
-        const size_t n = static_cast<size_t>(g.M * g.OH * g.OW);
-        std::vector<float> whole(n), bands(n, -99.0f);
-        f::depthwise_direct_nchw(g, x.data<float>(), w.data<float>(), b.data<float>(), whole.data(),
-                                 0, g.C, clamp);
-        const int64_t cuts[] = {0, 1, g.OH / 3, g.OH / 2 + 1, g.OH - 1, g.OH};
-        for (size_t i = 0; i + 1 < std::size(cuts); ++i)
-          f::depthwise_direct_nchw_rows(g, x.data<float>(), w.data<float>(), b.data<float>(),
-                                        bands.data(), 0, g.C, cuts[i], cuts[i + 1], clamp);
-        EXPECT_EQ(std::memcmp(whole.data(), bands.data(), n * sizeof(float)), 0);
-      }
-  EXPECT_EQ(tested, 11);
 }
 
 TEST(FastDepthwise, DirectKernelGeometries) {

@@ -150,23 +150,10 @@ class FastConv : public FastKernel {
       const float* bp = b ? b->data<float>() : nullptr;
       float* yp = y.data<float>();
       const int64_t per_plane = std::max<int64_t>(1, g.OH * g.OW * (g.M / g.C));
-      const int64_t bands = ctx.threads();
-      if (g.N == 1 && bands > 1 && g.OH >= 2 * bands && g.C * per_plane >= 16384 * bands &&
-          depthwise_direct(g) && depthwise_direct_row_split(g)) {
-        // One image: each thread takes a band of rows of every plane, the
-        // rows its share of a pixel-split pointwise neighbour wrote (the
-        // expansion before) and will read (the projection after), rather
-        // than whole planes, half of which another core wrote.
-        ctx.parallel_for(bands, 1, [&](int64_t b0, int64_t b1) {
-          depthwise_direct_nchw_rows(g, xp, w_.data<float>(), bp, yp, 0, g.C, b0 * g.OH / bands,
-                                     b1 * g.OH / bands, clamp_);
-        });
-      } else {
-        ctx.parallel_for(g.N * g.C, std::max<int64_t>(1, 16384 / per_plane),
-                         [&](int64_t b0, int64_t b1) {
-                           depthwise_conv_nchw(g, xp, w_.data<float>(), bp, yp, b0, b1, clamp_);
-                         });
-      }
+      ctx.parallel_for(g.N * g.C, std::max<int64_t>(1, 16384 / per_plane),
+                       [&](int64_t b0, int64_t b1) {
+                         depthwise_conv_nchw(g, xp, w_.data<float>(), bp, yp, b0, b1, clamp_);
+                       });
       act_.apply(y.data<float>(), y.numel());
       ran_fast();
       ctx.set_output(0, y);

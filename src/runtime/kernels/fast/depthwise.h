@@ -59,16 +59,6 @@ void depthwise_conv_nchw(const DepthwiseGeometry& g, const float* x, const float
 void depthwise_direct_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, int64_t begin, int64_t end,
                            const OutputClamp& clamp);
-// Whether the direct kernel can split a plane's output rows (not for the
-// narrow planes it runs two to a vector).
-bool depthwise_direct_row_split(const DepthwiseGeometry& g);
-// Output rows [row0, row1) of planes [begin, end) (requires
-// depthwise_direct_row_split(g) unless the rows are all of them): threads
-// that split rows instead of planes each read and write one band of every
-// plane, the band their pixel-split neighbours wrote and will read.
-void depthwise_direct_nchw_rows(const DepthwiseGeometry& g, const float* x, const float* w,
-                                const float* bias, float* y, int64_t begin, int64_t end,
-                                int64_t row0, int64_t row1, const OutputClamp& clamp);
 
 // Depthwise QLinearConv on 8-bit NCHW tensors, bit-exact with the reference:
 //   acc[m, p] = bias[m] + sum over the taps inside the input of

@@ -274,13 +274,12 @@ inline int64_t group_rows(int64_t rows_left, int64_t groups_left) {
   return (rows_left + groups_left - 1) / groups_left;
 }
 
-// Output rows [row0, row1) of one plane.
 template <int K, int S>
 void plane_rows(const Call& c, const ColumnMasks<K>* cm, const float* xp, const float* w,
-                float bias, float* yp, int64_t row0, int64_t row1) {
-  const int64_t groups = (row1 - row0 + kMaxRows<K> - 1) / kMaxRows<K>;
-  for (int64_t t = 0, oh0 = row0; t < groups; ++t) {
-    const int64_t r = group_rows(row1 - oh0, groups - t);
+                float bias, float* yp) {
+  const int64_t OH = c.g.OH, groups = (OH + kMaxRows<K> - 1) / kMaxRows<K>;
+  for (int64_t t = 0, oh0 = 0; t < groups; ++t) {
+    const int64_t r = group_rows(OH - oh0, groups - t);
     if (c.g.W >= kPrefetchWidth)
       row_group<K, S, kMaxRows<K>, true>(r, c, xp, oh0, cm, w, bias, yp);
     else
@@ -406,11 +405,10 @@ __attribute__((target("avx512f,prfchw"))) void plane_pair(const Call& c, const P
 // ---------------------------------------------------------------- planes
 
 // Output planes o in [begin * mult, end * mult) (o = n * M + m reads input
-// plane o / mult and weights m = o % M), output rows [row0, row1) of each
-// (all rows for pair geometries).
+// plane o / mult and weights m = o % M).
 template <int K, int S>
 void direct_planes(const Call& c, const float* w, const float* bias, float* y, int64_t begin,
-                   int64_t end, int64_t row0, int64_t row1) {
+                   int64_t end) {
   const DepthwiseGeometry& g = c.g;
   const int64_t mult = g.M / g.C, HW = g.H * g.W, OHW = g.OH * g.OW;
   auto plane = [&](int64_t o) { return c.x + o / mult * HW; };
@@ -427,7 +425,7 @@ void direct_planes(const Call& c, const float* w, const float* bias, float* y, i
   }
   const std::vector<ColumnMasks<K>> cm = column_masks<K, S>(g);
   for (int64_t o = begin * mult; o < end * mult; ++o)
-    plane_rows<K, S>(c, cm.data(), plane(o), weights(o), bias_of(o), y + o * OHW, row0, row1);
+    plane_rows<K, S>(c, cm.data(), plane(o), weights(o), bias_of(o), y + o * OHW);
 }
 
 }  // namespace
@@ -438,23 +436,15 @@ bool depthwise_direct(const DepthwiseGeometry& g) {
          g.dil_w == 1 && g.M % g.C == 0;
 }
 
-bool depthwise_direct_row_split(const DepthwiseGeometry& g) { return !pair_geometry(g); }
-
 void depthwise_direct_nchw(const DepthwiseGeometry& g, const float* x, const float* w,
                            const float* bias, float* y, int64_t begin, int64_t end,
                            const OutputClamp& clamp) {
-  depthwise_direct_nchw_rows(g, x, w, bias, y, begin, end, 0, g.OH, clamp);
-}
-
-void depthwise_direct_nchw_rows(const DepthwiseGeometry& g, const float* x, const float* w,
-                                const float* bias, float* y, int64_t begin, int64_t end,
-                                int64_t row0, int64_t row1, const OutputClamp& clamp) {
   const Call c{g, x, g.N * g.C * g.H * g.W, clamp};
   const int64_t K = g.KH, S = g.stride_h;
-  if (K == 3 && S == 1) return direct_planes<3, 1>(c, w, bias, y, begin, end, row0, row1);
-  if (K == 3 && S == 2) return direct_planes<3, 2>(c, w, bias, y, begin, end, row0, row1);
-  if (K == 5 && S == 1) return direct_planes<5, 1>(c, w, bias, y, begin, end, row0, row1);
-  direct_planes<5, 2>(c, w, bias, y, begin, end, row0, row1);
+  if (K == 3 && S == 1) return direct_planes<3, 1>(c, w, bias, y, begin, end);
+  if (K == 3 && S == 2) return direct_planes<3, 2>(c, w, bias, y, begin, end);
+  if (K == 5 && S == 1) return direct_planes<5, 1>(c, w, bias, y, begin, end);
+  direct_planes<5, 2>(c, w, bias, y, begin, end);
 }
 
 }  // namespace onnxq::runtime::fast
