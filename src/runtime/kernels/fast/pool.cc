@@ -187,10 +187,14 @@ void max_row_tail8(const Pool2D& g, const typename Ops::T* x, typename Ops::T* y
 // operand is deliberately undefined.)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+// KH_, KW_, SW_: the window and column stride when known at compile time
+// (0: read from g), so that the common windows' tap loops unroll.
+template <int KH_, int KW_, int SW_>
 void max_row_masked_f32(const Pool2D& g, const float* x, float* y, int64_t oh, int64_t lo,
                         int64_t hi) {
+  const int64_t KH = KH_ ? KH_ : g.KH, KW = KW_ ? KW_ : g.KW, sw = SW_ ? SW_ : g.sw;
   const int64_t h0 = oh * g.sh - g.pt;
-  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(g.KH, g.H - h0);
+  const int64_t kh0 = std::max<int64_t>(0, -h0), kh1 = std::min(KH, g.H - h0);
   if (kh0 >= kh1) {  // no input row under the window: the scalar fold gives lowest
     for (int64_t c = lo; c < hi; ++c) y[oh * g.OW + c] = max_window(g, x, oh, c);
     return;
@@ -201,23 +205,37 @@ void max_row_masked_f32(const Pool2D& g, const float* x, float* y, int64_t oh, i
   };
   for (int64_t ow = lo; ow < hi; ow += 16) {
     const int64_t n = std::min<int64_t>(16, hi - ow);
-    const int64_t elems = g.sw * (n - 1) + 1;
+    const int64_t elems = sw * (n - 1) + 1;
     const __mmask16 m0 = mask_of(elems), m1 = mask_of(elems - 16);
-    const int64_t w0 = ow * g.sw - g.pl;
-    __m512 best = _mm512_setzero_ps();
-    bool first = true;
-    for (int64_t kh = kh0; kh < kh1; ++kh) {
+    const int64_t w0 = ow * sw - g.pl;
+    auto tap = [&](const float* r) {
+      const __m512 a = _mm512_maskz_loadu_ps(m0, r);
+      return sw == 1 ? a : _mm512_permutex2var_ps(a, even, _mm512_maskz_loadu_ps(m1, r + 16));
+    };
+    // Taps in (kh, kw) order: the first as it is, then max(v, best).
+    const float* r0 = x + (h0 + kh0) * g.W + w0;
+    __m512 best = tap(r0);
+#pragma GCC unroll 8
+    for (int64_t kw = 1; kw < KW; ++kw) best = _mm512_max_ps(tap(r0 + kw), best);
+#pragma GCC unroll 8
+    for (int64_t kh = kh0 + 1; kh < kh1; ++kh) {
       const float* r = x + (h0 + kh) * g.W + w0;
-      for (int64_t kw = 0; kw < g.KW; ++kw) {
-        const __m512 a = _mm512_maskz_loadu_ps(m0, r + kw);
-        const __m512 v =
-            g.sw == 1 ? a : _mm512_permutex2var_ps(a, even, _mm512_maskz_loadu_ps(m1, r + kw + 16));
-        best = first ? v : _mm512_max_ps(v, best);
-        first = false;
-      }
+#pragma GCC unroll 8
+      for (int64_t kw = 0; kw < KW; ++kw) best = _mm512_max_ps(tap(r + kw), best);
     }
     _mm512_mask_storeu_ps(y + oh * g.OW + ow, mask_of(n), best);
   }
+}
+
+using MaxRowF32 = void (*)(const Pool2D&, const float*, float*, int64_t, int64_t, int64_t);
+
+// The masked row function for g's window (unrolled for the usual ones).
+MaxRowF32 max_row_masked_f32_for(const Pool2D& g) {
+  if (g.KH == 2 && g.KW == 2 && g.sw == 2) return max_row_masked_f32<2, 2, 2>;
+  if (g.KH == 3 && g.KW == 3 && g.sw == 2) return max_row_masked_f32<3, 3, 2>;
+  if (g.KH == 3 && g.KW == 3 && g.sw == 1) return max_row_masked_f32<3, 3, 1>;
+  if (g.KH == 2 && g.KW == 2 && g.sw == 1) return max_row_masked_f32<2, 2, 1>;
+  return max_row_masked_f32<0, 0, 0>;
 }
 #pragma GCC diagnostic pop
 
@@ -318,7 +336,7 @@ class FastMaxPool : public FastKernel {
         return masked_ ? run<int8_t>(ctx, g, *xt, y, 1, false, max_row_masked8<MaxI8>)
                        : run<int8_t>(ctx, g, *xt, y, 32, true, max_row_vec8<MaxI8>);
       default:
-        return masked_ ? run<float>(ctx, g, *xt, y, 1, false, max_row_masked_f32)
+        return masked_ ? run<float>(ctx, g, *xt, y, 1, false, max_row_masked_f32_for(g))
                        : run<float>(ctx, g, *xt, y, 8, true, max_row_vec);
     }
   }
