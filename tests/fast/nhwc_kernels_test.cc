@@ -20,28 +20,6 @@
 namespace onnxq::fasttest {
 namespace {
 
-// Element copy of a 4-D tensor with its dims permuted (an independent loop).
-Tensor permute4(const Tensor& x, const std::vector<int>& perm) {
-  const Shape& s = x.shape();
-  Shape o(4);
-  for (int i = 0; i < 4; ++i) o[i] = s[perm[i]];
-  Tensor y(x.dtype(), o);
-  const size_t es = x.nbytes() / static_cast<size_t>(std::max<int64_t>(1, x.numel()));
-  const auto* src = static_cast<const uint8_t*>(x.raw());
-  auto* dst = static_cast<uint8_t*>(y.raw());
-  int64_t idx[4], i = 0;
-  for (idx[0] = 0; idx[0] < o[0]; ++idx[0])
-    for (idx[1] = 0; idx[1] < o[1]; ++idx[1])
-      for (idx[2] = 0; idx[2] < o[2]; ++idx[2])
-        for (idx[3] = 0; idx[3] < o[3]; ++idx[3], ++i) {
-          int64_t in[4];
-          for (int d = 0; d < 4; ++d) in[perm[d]] = idx[d];
-          const int64_t off = ((in[0] * s[1] + in[1]) * s[2] + in[2]) * s[3] + in[3];
-          std::memcpy(dst + i * es, src + off * es, es);
-        }
-  return y;
-}
-
 const std::vector<int> kToNhwc{0, 2, 3, 1}, kToNchw{0, 3, 1, 2};
 
 TEST(NhwcKernels, MaxPoolRandomGeometries) {

@@ -24,26 +24,6 @@ Tensor random_bits(DType dt, const Shape& s, uint32_t seed) {
   return t;
 }
 
-// y[perm-indexed] = x, element by element (4-byte elements).
-Tensor permute4(const Tensor& x, const std::vector<int64_t>& perm) {
-  const Shape& s = x.shape();
-  Shape o(4);
-  for (int i = 0; i < 4; ++i) o[i] = s[perm[i]];
-  Tensor y(x.dtype(), o);
-  const auto* src = static_cast<const uint32_t*>(x.raw());
-  auto* dst = static_cast<uint32_t*>(y.raw());
-  int64_t d[4], i = 0;
-  for (d[0] = 0; d[0] < o[0]; ++d[0])
-    for (d[1] = 0; d[1] < o[1]; ++d[1])
-      for (d[2] = 0; d[2] < o[2]; ++d[2])
-        for (d[3] = 0; d[3] < o[3]; ++d[3], ++i) {
-          int64_t in[4];
-          for (int k = 0; k < 4; ++k) in[perm[k]] = d[k];
-          dst[i] = src[((in[0] * s[1] + in[1]) * s[2] + in[2]) * s[3] + in[3]];
-        }
-  return y;
-}
-
 struct Result {
   Tensor y;
   int64_t fast_runs = 0, fallbacks = 0;
