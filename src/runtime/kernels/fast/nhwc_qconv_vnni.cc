@@ -215,8 +215,16 @@ ONNXQ_T512 void nhwc_qconv_vnni(const NhwcConvGeometry& g, const uint8_t* x,
   ptrs.resize(static_cast<size_t>(taps * kRB2));
   const Rq r{static_cast<float>(p.lo - p.zy), static_cast<float>(p.hi - p.zy), p.zy, p.y_signed};
   const bool flip = p.flip != 0;
+  // A plain pointwise convolution reads pixel p of the input for output
+  // pixel p, and no border corrections: no index arithmetic per pixel.
+  const bool plain = taps == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 &&
+                     g.pad_left == 0 && g.H == g.OH && g.W == g.OW;
   // Pointers of `count` pixels from p0 for every tap ([taps][count]).
   auto gather = [&](const uint8_t* xn, int64_t p0, int64_t count) {
+    if (plain) {
+      for (int64_t j = 0; j < count; ++j) ptrs[j] = xn + (p0 + j) * g.C;
+      return;
+    }
     int64_t oh = p0 / g.OW, ow = p0 % g.OW;
     for (int64_t j = 0; j < count; ++j, ++ow) {
       if (ow == g.OW) ow = 0, ++oh;
@@ -241,7 +249,7 @@ ONNXQ_T512 void nhwc_qconv_vnni(const NhwcConvGeometry& g, const uint8_t* x,
       const auto klast =
           mask ? static_cast<__mmask16>((1u << (M - (v0 + nb - 1) * 16)) - 1) : __mmask16{0xFFFF};
       for (int64_t j = 0; j < count; ++j)
-        addp[j] = p.add + (p.border_index[p0 + j] + 1) * M + v0 * 16;
+        addp[j] = p.add + (plain ? 0 : (p.border_index[p0 + j] + 1) * M) + v0 * 16;
       uint8_t* yt = y + (n * b.P + p0) * M + v0 * 16;
       if (count == kRB2)
         tile_any<kRB2>(static_cast<int>(nb), mask, flip, ptrs.data(), taps, G, p.w + v0 * 16, Mp,
