@@ -224,6 +224,24 @@ TEST(FastNhwcQLinearConv, RandomMatchesReferenceBitForBit) {
   for (int i = 0; i < 160; ++i) check(random_case(rng), 37 * i + 11);
 }
 
+// Plain pointwise convolutions (1x1, stride 1, no padding: the VNNI
+// kernel's index-free path), random types and zero points, more than 32
+// output channels, odd pixel counts (partial 6-pixel blocks), 1 and 2 images.
+TEST(FastNhwcQLinearConv, PlainPointwiseMatchesReference) {
+  std::mt19937 rng(2311);
+  for (int i = 0; i < 24; ++i) {
+    Case c = random_case(rng);
+    c.group = 1, c.C = std::vector<int64_t>{16, 32, 64}[i % 3];
+    c.M = std::vector<int64_t>{40, 64, 96, 70}[i % 4];
+    c.KH = c.KW = 1, c.sh = c.sw = 1, c.dh = c.dw = 1;
+    c.pads.clear(), c.auto_pad.clear();
+    c.H = 1 + static_cast<int64_t>(rng() % 13), c.W = 1 + static_cast<int64_t>(rng() % 17);
+    if (c.zw.size() > 1) c.zw.resize(static_cast<size_t>(c.M), c.zw[0]);
+    if (c.sw_scale.size() > 1) c.sw_scale.resize(static_cast<size_t>(c.M), c.sw_scale[0]);
+    check(c, 19 * i + 5);
+  }
+}
+
 TEST(FastNhwcQLinearConv, DepthwiseAvx2AndScalarPathsMatchToo) {
   for (const NhwcDwIsa isa : {NhwcDwIsa::Avx2, NhwcDwIsa::Scalar}) {
     SCOPED_TRACE(isa == NhwcDwIsa::Avx2 ? "AVX2" : "scalar");
