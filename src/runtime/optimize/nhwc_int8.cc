@@ -55,7 +55,7 @@
 // transposes; the max of a window is taken in the same tap order.
 // Followers: a pointwise group-1 Conv whose input is NHWC (ResNet's 1x1 / 2
 // shortcut, a bottleneck's 1x1s) stays NHWC unless no NHWC node reads it,
-// and a stem (C <= 4, at least 32 outputs) that feeds a chain's first Conv
+// and a stem (C <= 4, at least 16 outputs) that feeds a chain's first Conv
 // through Relu / MaxPool runs NHWC too (ResNet-18: stem, pool and shortcuts
 // 2.5 -> 1.7 ms, the NCHW MaxPool and five Transposes gone). Those have NCHW
 // kernels of our own, so they differ from the NCHW model by float rounding
@@ -327,9 +327,9 @@ Follower float_follower(const ir::Node& n) {
   std::optional<Tensor> w = float_conv_weight(n);
   if (!w) return Follower::None;
   if (w->dim(2) * w->dim(3) == 1) return Follower::Pointwise;
-  // A stem with few outputs (MNIST's 1 -> 16) convolves and pools faster
+  // A stem with few outputs (small_cnn's 1 -> 8) convolves and pools faster
   // NCHW: its channel vectors would be mostly empty.
-  return w->dim(1) <= 4 && w->dim(0) >= 32 ? Follower::Stem : Follower::None;
+  return w->dim(1) <= 4 && w->dim(0) >= 16 ? Follower::Stem : Follower::None;
 }
 
 bool maxpool_eligible(const ir::Node& n) {
