@@ -3,7 +3,8 @@
 //   * com.onnxq NhwcMaxPool: fast (AVX2) vs its reference over seeded random
 //     geometries (kernels 1-5, strides 1-3, pads (some >= the kernel, so
 //     windows without a tap), dilations, ceil_mode, SAME_UPPER, channel
-//     counts around the vector widths 16 / 32), uint8 and int8; and the
+//     counts around the vector widths 16 / 32), uint8, int8 and float (with
+//     NaN, infinities and signed zeros, bit for bit); and the
 //     reference vs ai.onnx MaxPool's reference run on the NCHW transpose
 //     (an oracle written independently).
 //   * com.microsoft QLinearGlobalAveragePool with channels_last = 1: fast vs
@@ -27,7 +28,7 @@ TEST(NhwcKernels, MaxPoolRandomGeometries) {
   const int64_t channels[] = {1, 3, 5, 15, 16, 17, 31, 32, 33, 40, 64, 70};
   int ran = 0;
   for (int it = 0; it < 160; ++it) {
-    const DType dt = it % 2 ? DType::Int8 : DType::UInt8;
+    const DType dt = it % 3 == 2 ? DType::Float : it % 2 ? DType::Int8 : DType::UInt8;
     const int64_t N = 1 + rng() % 2, H = 1 + rng() % 11, W = 1 + rng() % 13;
     const int64_t C = channels[rng() % std::size(channels)];
     const int64_t kh = 1 + rng() % 5, kw = 1 + rng() % 5, sh = 1 + rng() % 3, sw = 1 + rng() % 3;
@@ -50,7 +51,14 @@ TEST(NhwcKernels, MaxPoolRandomGeometries) {
       else n.set_attr_ints("pads", pads);
       if (ceil) n.set_attr_i("ceil_mode", 1);
     };
-    const Tensor x = random_q8(dt, {N, H, W, C}, 100 + it);
+    Tensor x = dt == DType::Float ? random_float({N, H, W, C}, 100 + it, -3.0f, 3.0f)
+                                  : random_q8(dt, {N, H, W, C}, 100 + it);
+    if (dt == DType::Float) {  // NaN (first or later tap), infinities, signed zeros
+      const float specials[] = {std::numeric_limits<float>::quiet_NaN(),
+                                std::numeric_limits<float>::infinity(),
+                                -std::numeric_limits<float>::infinity(), 0.0f, -0.0f};
+      for (int64_t i = 0; i < x.numel(); i += 7) x.data<float>()[i] = specials[(i / 7) % 5];
+    }
     const FastVsRef r = run_both("NhwcMaxPool", {feed(x)}, attrs, 17, "com.onnxq");
     EXPECT_GE(r.fast_runs, 1);
     EXPECT_TRUE(bit_exact(r.fast, r.ref));

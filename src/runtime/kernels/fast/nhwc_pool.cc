@@ -8,8 +8,9 @@
 // has its last vector overlap the previous one (max is idempotent: the
 // overlapped lanes are written twice with the same value); fewer than 16
 // channels take a scalar loop. Rows (n, oh) are split across threads.
-// float32 (nhwc_float): 8 channels per vector, max_ps(tap, acc) = tap > acc
-// ? tap : acc, the reference's `v > best` test (same ±0 and NaN results).
+// float32 (nhwc_float): 8 channels per vector (16, the last masked, on
+// AVX-512 CPUs), max_ps(tap, acc) = tap > acc ? tap : acc, the reference's
+// `v > best` test (same ±0 and NaN results).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -79,12 +80,51 @@ void max_rows_f32(const float* x, const int64_t* offs, int taps, int64_t C, floa
 
 #pragma GCC pop_options
 
+
 template <class T>
 void max_rows_scalar(const T* x, const int64_t* offs, int taps, int64_t C, T* y) {
   for (int64_t c = 0; c < C; ++c) {
     T best = x[offs[0] + c];
     for (int t = 1; t < taps; ++t) best = std::max(best, x[offs[t] + c]);
     y[c] = best;
+  }
+}
+
+// Float rows [r0, r1) of (n, oh) with AVX-512, no dilation: the window's
+// taps inside the input in (kh, kw) order read straight from their rows
+// (no offset table per pixel), 16 channels per vector, the last masked.
+__attribute__((target("avx512f"))) void pool_rows_f32_512(const nn::Geometry& g, const float* x,
+                                                          int64_t H, int64_t W, int64_t C,
+                                                          int64_t OH, int64_t OW, float* y,
+                                                          int64_t r0, int64_t r1) {
+  const int64_t KH = g.kernel[1], KW = g.kernel[2];
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t n = r / OH, oh = r % OH;
+    const int64_t ih0 = oh * g.stride[1] - g.pad_begin[1];
+    const int64_t kh0 = std::max<int64_t>(0, -ih0), kh1 = std::min(KH, H - ih0);
+    const float* xn = x + n * H * W * C;
+    float* yr = y + r * OW * C;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const int64_t iw0 = ow * g.stride[2] - g.pad_begin[2];
+      const int64_t kw0 = std::max<int64_t>(0, -iw0), kw1 = std::min(KW, W - iw0);
+      float* yp = yr + ow * C;
+      if (kh0 >= kh1 || kw0 >= kw1) {
+        std::fill_n(yp, C, std::numeric_limits<float>::lowest());
+        continue;
+      }
+      const float* first = xn + ((ih0 + kh0) * W + iw0 + kw0) * C;
+      for (int64_t c = 0; c < C; c += 16) {
+        const __mmask16 k = C - c >= 16 ? static_cast<__mmask16>(0xFFFF)
+                                        : static_cast<__mmask16>((1u << (C - c)) - 1);
+        __m512 acc = _mm512_maskz_loadu_ps(k, first + c);
+        for (int64_t kh = kh0; kh < kh1; ++kh) {
+          const float* row = xn + ((ih0 + kh) * W + iw0) * C + c;
+          for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; ++kw)
+            acc = _mm512_max_ps(_mm512_maskz_loadu_ps(k, row + kw * C), acc);
+        }
+        _mm512_mask_storeu_ps(yp + c, k, acc);
+      }
+    }
   }
 }
 
@@ -124,6 +164,13 @@ class FastNhwcMaxPool : public FastKernel {
     auto* yb = static_cast<uint8_t*>(y.raw());
     const uint8_t lowest = is_signed ? 0x80 : 0;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OW * C * KH * KW));
+    if (is_float && simd_avx512bw() && g.dilation[1] == 1 && g.dilation[2] == 1) {
+      ctx.parallel_for(N * OH, grain, [&](int64_t r0, int64_t r1) {
+        pool_rows_f32_512(g, x->data<float>(), H, W, C, OH, OW, y.data<float>(), r0, r1);
+      });
+      ran_fast();
+      return;
+    }
     ctx.parallel_for(N * OH, grain, [&](int64_t r0, int64_t r1) {
       std::vector<int64_t> offs(static_cast<size_t>(KH * KW));
       for (int64_t r = r0; r < r1; ++r) {
