@@ -269,6 +269,41 @@ class FastNhwcQLinearConv : public FastKernel {
     p.lo = r.lo, p.hi = r.hi;
     p.y_signed = out == DType::Int8;
     const bool avx512 = nhwc_qconv_vnni_supported() && int8_avx2_enabled();
+    const int threads = ctx.threads();
+    if (N >= 2 && threads > 1) {
+      // A batch on several threads: whole images per thread, each run by a
+      // one-thread primitive (build) with its own buffers. Splitting every
+      // image's small convolution and requantization instead forks twice per
+      // image (Fashion-MNIST's 16 -> 32 3x3 at batch 16: 0.072 ms on one
+      // thread, 0.143 on two that way).
+      if (thread_bufs_.size() < static_cast<size_t>(threads))
+        thread_bufs_.resize(static_cast<size_t>(threads));
+      ctx.parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          ThreadBufs& tb = thread_bufs_[static_cast<size_t>(t)];
+          auto* acc = static_cast<int32_t*>(tb.acc.get(e.prim.pd.dst_desc().get_size()));
+          auto* buf = flip ? static_cast<uint8_t*>(tb.in.get(static_cast<size_t>(image))) : nullptr;
+          for (int64_t n = t * N / threads; n < (t + 1) * N / threads; ++n) {
+            const uint8_t* xb = static_cast<const uint8_t*>(x.raw()) + n * image;
+            if (flip) {
+              for (int64_t i = 0; i < image; ++i) buf[i] = static_cast<uint8_t>(xb[i] ^ 0x80);
+              xb = buf;
+            }
+            e.prim.run(xb, acc, tb.scratch);
+            uint8_t* yn = static_cast<uint8_t*>(y.raw()) + n * P * M;
+            if (avx512) {
+              nhwc_requant_rows(acc, M, P, p, yn, 0, P);
+              continue;
+            }
+            for (int64_t i = 0; i < P; ++i) {
+              const int32_t k = e.border_index[i];
+              requant_row(acc + i * M, e.add.data() + (k + 1) * M, p.mult, q.zy, out, yn + i * M, M);
+            }
+          }
+        }
+      });
+      return;
+    }
     auto* acc = static_cast<int32_t*>(acc_buf_.get(e.prim.pd.dst_desc().get_size()));
     auto* buf = flip ? static_cast<uint8_t*>(in_buf_.get(static_cast<size_t>(image))) : nullptr;
     for (int64_t n = 0; n < N; ++n) {
@@ -335,8 +370,11 @@ class FastNhwcQLinearConv : public FastKernel {
     }
     const memory::desc src_md({1, C, H, W}, dt::u8, tag::nhwc);  // one image per run
     const memory::desc dst_md({1, M, g.out[1], g.out[2]}, dt::s32, tag::nhwc);
+    // A batch on several threads runs whole images per thread (run_dnnl),
+    // each with a one-thread primitive.
+    const int prim_threads = N >= 2 ? 1 : ctx.threads();
     e->use_reference =
-        !make_int8_conv(e->prim, src_md, dst_md, g, small_sums_, packed_, ctx.threads());
+        !make_int8_conv(e->prim, src_md, dst_md, g, small_sums_, packed_, prim_threads);
     return e;
   }
 
@@ -362,6 +400,10 @@ class FastNhwcQLinearConv : public FastKernel {
   PackedWeights packed_;  // ws8_ for oneDNN
   OutputSlot out_;
   Scratch in_buf_, acc_buf_, scratch_;
+  struct ThreadBufs {
+    Scratch in, acc, scratch;
+  };
+  std::vector<ThreadBufs> thread_bufs_;  // run_dnnl's per-thread buffers for a batch
 };
 
 }  // namespace
