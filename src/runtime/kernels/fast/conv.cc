@@ -234,7 +234,12 @@ class FastConv : public FastKernel {
         const int64_t grain = std::max<int64_t>(
             1, (int64_t{1} << 18) / (w_.numel() * (nhwc_ ? g.OW : 16)));
         for (int64_t n = 0; n < N; ++n) {
-          conv_direct_phases(g, x->data<float>() + n * xs, ph, 0, rows, nhwc_);
+          // The phase rows split too (a stem's 3 x 224 x 224 deinterleave
+          // is a tenth of its convolution).
+          ctx.parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(1, g.W)),
+                           [&](int64_t r0, int64_t r1) {
+                             conv_direct_phases(g, x->data<float>() + n * xs, ph, r0, r1, nhwc_);
+                           });
           ctx.parallel_for(items, grain, [&](int64_t v0, int64_t v1) { image(ph, n, v0, v1); });
         }
       } else {
