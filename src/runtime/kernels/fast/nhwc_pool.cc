@@ -113,9 +113,20 @@ __attribute__((target("avx512f"))) void pool_rows_f32_512(const nn::Geometry& g,
         continue;
       }
       const float* first = xn + ((ih0 + kh0) * W + iw0 + kw0) * C;
-      for (int64_t c = 0; c < C; c += 16) {
-        const __mmask16 k = C - c >= 16 ? static_cast<__mmask16>(0xFFFF)
-                                        : static_cast<__mmask16>((1u << (C - c)) - 1);
+      int64_t c = 0;
+      // Whole vectors with plain loads (masked ones are slower here), then
+      // the masked tail.
+      for (; c + 16 <= C; c += 16) {
+        __m512 acc = _mm512_loadu_ps(first + c);
+        for (int64_t kh = kh0; kh < kh1; ++kh) {
+          const float* row = xn + ((ih0 + kh) * W + iw0) * C + c;
+          for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; ++kw)
+            acc = _mm512_max_ps(_mm512_loadu_ps(row + kw * C), acc);
+        }
+        _mm512_storeu_ps(yp + c, acc);
+      }
+      if (c < C) {
+        const __mmask16 k = static_cast<__mmask16>((1u << (C - c)) - 1);
         __m512 acc = _mm512_maskz_loadu_ps(k, first + c);
         for (int64_t kh = kh0; kh < kh1; ++kh) {
           const float* row = xn + ((ih0 + kh) * W + iw0) * C + c;
