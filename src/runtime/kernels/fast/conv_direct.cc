@@ -140,7 +140,9 @@ __attribute__((target("avx512f"))) void dtile(const float* w, const float* bias,
     for (int v = 0; v < NV; ++v) {
       __m512 a = acc[i][v];
       if (clamp.on) a = _mm512_min_ps(hi, _mm512_max_ps(lo, a));
-      _mm512_mask_storeu_ps(y + (m0 + i) * P + out[v], keep[v], a);
+      // Plain stores for whole vectors: masked ones are slower here.
+      if (keep[v] == 0xFFFF) _mm512_storeu_ps(y + (m0 + i) * P + out[v], a);
+      else _mm512_mask_storeu_ps(y + (m0 + i) * P + out[v], keep[v], a);
     }
   }
 }

@@ -61,7 +61,9 @@ __attribute__((target("avx512f"))) void ntile(const PackedDirectNhwc& pw, const 
     for (int p = 0; p < P; ++p) {
       __m512 a = acc[p][v];
       if (clamp.on) a = _mm512_min_ps(hi, _mm512_max_ps(lo, a));
-      _mm512_mask_storeu_ps(y + p * pw.M + 16 * v, keep, a);
+      // Plain stores for whole vectors: masked ones are slower here.
+      if (keep == 0xFFFF) _mm512_storeu_ps(y + p * pw.M + 16 * v, a);
+      else _mm512_mask_storeu_ps(y + p * pw.M + 16 * v, keep, a);
     }
   }
 }
