@@ -263,9 +263,11 @@ namespace {
 
 __attribute__((target("avx512f"))) void clamp512(float lo, float hi, float* y, int64_t n) {
   const __m512 l = _mm512_set1_ps(lo), h = _mm512_set1_ps(hi);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k =
-        n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)  // plain loads and stores: masked ones are slower here
+    _mm512_storeu_ps(y + i, _mm512_min_ps(h, _mm512_max_ps(l, _mm512_loadu_ps(y + i))));
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
     const __m512 v = _mm512_maskz_loadu_ps(k, y + i);
     _mm512_mask_storeu_ps(y + i, k, _mm512_min_ps(h, _mm512_max_ps(l, v)));
   }
@@ -287,9 +289,14 @@ __attribute__((target("avx2"))) void clamp256(float lo, float hi, float* y, int6
 __attribute__((target("avx512f"))) void add_clamp512(const OutputClamp& c, float* y,
                                                      const float* z, int64_t n) {
   const __m512 l = _mm512_set1_ps(c.lo), h = _mm512_set1_ps(c.hi);
-  for (int64_t i = 0; i < n; i += 16) {
-    const __mmask16 k =
-        n - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (n - i)) - 1);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {  // plain loads and stores: masked ones are slower here
+    __m512 v = _mm512_add_ps(_mm512_loadu_ps(y + i), _mm512_loadu_ps(z + i));
+    if (c.on) v = _mm512_min_ps(h, _mm512_max_ps(l, v));
+    _mm512_storeu_ps(y + i, v);
+  }
+  if (i < n) {
+    const __mmask16 k = static_cast<__mmask16>((1u << (n - i)) - 1);
     __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(k, y + i), _mm512_maskz_loadu_ps(k, z + i));
     if (c.on) v = _mm512_min_ps(h, _mm512_max_ps(l, v));
     _mm512_mask_storeu_ps(y + i, k, v);
