@@ -90,6 +90,31 @@ void max_rows_scalar(const T* x, const int64_t* offs, int taps, int64_t C, T* y)
   }
 }
 
+// One channel vector of one output pixel: the max over taps (kh, kw) in
+// [kh0, kh1) x [kw0, kw1), in that order, tap (kh, kw) at xn[corner + kh *
+// rs + kw * C] (corner: the window's top-left cell, outside the input when
+// padded, so an offset, not a pointer); MASK: only lanes k.
+// (GCC 12 warns inside its own _mm512_max_ps, whose unused pass-through
+// operand is deliberately undefined.)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+template <bool MASK>
+__attribute__((target("avx512f"), always_inline)) inline void pool_block(
+    const float* xn, int64_t corner, int64_t rs, int64_t C, int64_t kh0, int64_t kh1, int64_t kw0,
+    int64_t kw1, __mmask16 k, float* y) {
+  auto load = [&](int64_t kh, int64_t kw) __attribute__((target("avx512f"))) {
+    const float* p = xn + (corner + kh * rs + kw * C);
+    return MASK ? _mm512_maskz_loadu_ps(k, p) : _mm512_loadu_ps(p);
+  };
+  __m512 acc = load(kh0, kw0);
+  for (int64_t kh = kh0; kh < kh1; ++kh)
+    for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; ++kw)
+      acc = _mm512_max_ps(load(kh, kw), acc);
+  if (MASK) _mm512_mask_storeu_ps(y, k, acc);
+  else _mm512_storeu_ps(y, acc);
+}
+#pragma GCC diagnostic pop
+
 // Float rows [r0, r1) of (n, oh) with AVX-512, no dilation: the window's
 // taps inside the input in (kh, kw) order read straight from their rows
 // (no offset table per pixel), 16 channels per vector, the last masked.
@@ -112,29 +137,15 @@ __attribute__((target("avx512f"))) void pool_rows_f32_512(const nn::Geometry& g,
         std::fill_n(yp, C, std::numeric_limits<float>::lowest());
         continue;
       }
-      const float* first = xn + ((ih0 + kh0) * W + iw0 + kw0) * C;
+      // Whole vectors with plain loads and stores (masked ones are slower
+      // here), the tail masked.
+      const int64_t corner = (ih0 * W + iw0) * C;
       int64_t c = 0;
-      // Whole vectors with plain loads (masked ones are slower here), then
-      // the masked tail.
-      for (; c + 16 <= C; c += 16) {
-        __m512 acc = _mm512_loadu_ps(first + c);
-        for (int64_t kh = kh0; kh < kh1; ++kh) {
-          const float* row = xn + ((ih0 + kh) * W + iw0) * C + c;
-          for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; ++kw)
-            acc = _mm512_max_ps(_mm512_loadu_ps(row + kw * C), acc);
-        }
-        _mm512_storeu_ps(yp + c, acc);
-      }
-      if (c < C) {
-        const __mmask16 k = static_cast<__mmask16>((1u << (C - c)) - 1);
-        __m512 acc = _mm512_maskz_loadu_ps(k, first + c);
-        for (int64_t kh = kh0; kh < kh1; ++kh) {
-          const float* row = xn + ((ih0 + kh) * W + iw0) * C + c;
-          for (int64_t kw = kh == kh0 ? kw0 + 1 : kw0; kw < kw1; ++kw)
-            acc = _mm512_max_ps(_mm512_maskz_loadu_ps(k, row + kw * C), acc);
-        }
-        _mm512_mask_storeu_ps(yp + c, k, acc);
-      }
+      for (; c + 16 <= C; c += 16)
+        pool_block<false>(xn, corner + c, W * C, C, kh0, kh1, kw0, kw1, 0xFFFF, yp + c);
+      if (c < C)
+        pool_block<true>(xn, corner + c, W * C, C, kh0, kh1, kw0, kw1,
+                         static_cast<__mmask16>((1u << (C - c)) - 1), yp + c);
     }
   }
 }
