@@ -2,6 +2,7 @@
 // convolution tests.
 #pragma once
 
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -9,6 +10,22 @@
 #include "fast/fast_test_util.h"
 
 namespace onnxq::fasttest {
+
+// A convolution node's geometry attributes from any case with group,
+// strides sh / sw, dilations dh / dw, pads and auto_pad (ConvCase here, the
+// 8-bit case of nhwc_qconv_test.cc).
+template <class Case>
+Attrs conv_attrs(const Case& c) {
+  return [group = c.group, s = std::vector<int64_t>{c.sh, c.sw},
+          d = std::vector<int64_t>{c.dh, c.dw}, pads = c.pads,
+          auto_pad = c.auto_pad](ir::Node& n) {
+    n.set_attr_i("group", group);
+    n.set_attr_ints("strides", s);
+    n.set_attr_ints("dilations", d);
+    if (!pads.empty()) n.set_attr_ints("pads", pads);
+    if (!auto_pad.empty()) n.set_attr_s("auto_pad", auto_pad);
+  };
+}
 
 struct ConvCase {
   int64_t N = 1, C = 1, M = 1, H = 1, W = 1, KH = 1, KW = 1, group = 1;
@@ -31,15 +48,7 @@ struct ConvCase {
     return s;
   }
 
-  Attrs attrs() const {
-    return [c = *this](ir::Node& n) {
-      n.set_attr_i("group", c.group);
-      n.set_attr_ints("strides", {c.sh, c.sw});
-      n.set_attr_ints("dilations", {c.dh, c.dw});
-      if (!c.pads.empty()) n.set_attr_ints("pads", c.pads);
-      if (!c.auto_pad.empty()) n.set_attr_s("auto_pad", c.auto_pad);
-    };
-  }
+  Attrs attrs() const { return conv_attrs(*this); }
 };
 
 inline ConvCase random_case(std::mt19937& rng) {
@@ -110,6 +119,16 @@ inline Tensor reference_activation(const Tensor& t, const ConvActivation& a) {
   }
   auto m = one_node(a.op, in);
   return run_model(*m, feeds_of(in), true).at(0);
+}
+
+// Seeded inputs of case c for a Conv / FusedConv node: x (one NaN at
+// seed % numel), constant weights, and the bias when c has one.
+inline std::vector<In> conv_inputs_with_nan(const ConvCase& c, uint32_t seed) {
+  Tensor x = random_float({c.N, c.C, c.H, c.W}, seed);
+  x.data<float>()[seed % x.numel()] = std::numeric_limits<float>::quiet_NaN();
+  const Tensor w = random_float({c.M, c.C / c.group, c.KH, c.KW}, seed + 1);
+  const Tensor b = c.bias ? random_float({c.M}, seed + 2) : Tensor();
+  return {feed(x), constant(w), c.bias ? constant(b) : absent()};
 }
 
 }  // namespace onnxq::fasttest

@@ -29,11 +29,7 @@ std::vector<Act> acts() {
 // Fast FusedConv against fast Conv then the reference activation kernel.
 void check(const ConvCase& c, const Act& a, uint32_t seed) {
   SCOPED_TRACE(c.str() + " " + a.str());
-  Tensor x = random_float({c.N, c.C, c.H, c.W}, seed);
-  x.data<float>()[seed % x.numel()] = std::numeric_limits<float>::quiet_NaN();
-  const Tensor w = random_float({c.M, c.C / c.group, c.KH, c.KW}, seed + 1);
-  const Tensor b = c.bias ? random_float({c.M}, seed + 2) : Tensor();
-  const std::vector<In> in{feed(x), constant(w), c.bias ? constant(b) : absent()};
+  const std::vector<In> in = conv_inputs_with_nan(c, seed);
   const runtime::NamedTensors feeds = feeds_of(in);
 
   auto conv = one_node("Conv", in, c.attrs());

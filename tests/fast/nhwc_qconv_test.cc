@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "common/ort.h"
+#include "fast/conv_cases.h"
 #include "fast/fast_test_util.h"
 #include "ir/onnx_io.h"
 #include "runtime/kernels/fast/int8_util.h"
@@ -64,15 +65,7 @@ struct Case {
     if (!auto_pad.empty()) s += " " + auto_pad;
     return s + (bias ? " bias" : "") + (fit ? "" : " wide-weights");
   }
-  Attrs attrs() const {
-    return [c = *this](ir::Node& n) {
-      n.set_attr_i("group", c.group);
-      n.set_attr_ints("strides", {c.sh, c.sw});
-      n.set_attr_ints("dilations", {c.dh, c.dw});
-      if (!c.pads.empty()) n.set_attr_ints("pads", c.pads);
-      if (!c.auto_pad.empty()) n.set_attr_s("auto_pad", c.auto_pad);
-    };
-  }
+  Attrs attrs() const { return conv_attrs(*this); }
 };
 
 Case random_case(std::mt19937& rng) {
