@@ -137,8 +137,9 @@ class FastConv : public FastKernel {
       return;
     }
     const Tensor* z = ctx.num_inputs() > 3 ? ctx.input(3) : nullptr;
-    if (z && (e->direct || e->depthwise || e->pointwise || e->dst_nhwc ||
-              z->dtype() != DType::Float || z->shape() != e->out_shape)) {
+    // Z comes only with NhwcFusedConv (constructor), whose entries are
+    // oneDNN's or the direct kernel's; the latter takes no Z.
+    if (z && (e->direct || z->dtype() != DType::Float || z->shape() != e->out_shape)) {
       lock.unlock();
       run_fallback(ctx);
       return;
