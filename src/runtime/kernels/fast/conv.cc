@@ -30,7 +30,13 @@
 // bits; the clamp is a pass after it); a few-channel stem takes the direct
 // kernel's channels-last form (conv_direct.h), again the NCHW result's bits.
 // Pointwise convolutions there run on oneDNN too (not our NCHW kernels: the
-// same values up to float rounding).
+// same values up to float rounding). With the attribute winograd = 1 (set
+// by the optimizer, OptimizeOptions::winograd) a 3x3 stride-1 convolution
+// with at least 32 input and output channels runs oneDNN's Winograd
+// F(2x2, 3x3) or F(4x4, 3x3) on its 16-channel blocks (blocked16.h
+// converts from and to NHWC, Z and clamp included): 2.25-4x fewer products
+// (ResNet-18's 64 -> 64 3x3 at 56 x 56: 1.06 -> 0.59 ms), not the same rounding
+// (tests/fast/winograd_test.cc bounds it; docs/runtime-optimizations.md).
 // The weights must be a constant: they are reordered once into the format
 // the primitive asks for. Primitives and reorders are built on the first run
 // with a given input shape and cached per shape. The output comes from the
@@ -58,7 +64,9 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <string>
 
+#include "runtime/kernels/fast/blocked16.h"
 #include "runtime/kernels/fast/conv_direct.h"
 #include "runtime/kernels/fast/depthwise.h"
 #include "runtime/kernels/fast/dnnl_common.h"
@@ -81,6 +89,7 @@ class FastConv : public FastKernel {
         attrs_(nn::SpatialAttrs::read(init.node)) {
     group_ = init.node.attr_i("group", 1);
     nhwc_ = init.node.op_type() == "NhwcFusedConv";
+    winograd_ = nhwc_ && init.node.attr_i("winograd", 0) != 0;
     if (init.node.op_type() == "FusedConv" || nhwc_) {
       act_ = FusedActivation::read(init.node);  // the reference fallback already checked it
       if (act_.kind == FusedActivation::Kind::Relu) clamp_ = {true, 0.0f, kInf};
@@ -258,6 +267,10 @@ class FastConv : public FastKernel {
       ctx.set_output(0, y);
       return;
     }
+    if (e->winograd) {
+      run_winograd(ctx, *e, *x, b, z);
+      return;
+    }
     ScopedThreads threads(ctx.threads());
     dnnl::stream& s = cpu_stream();
     memory src(e->src_user, cpu_engine(), const_cast<void*>(x->raw()));
@@ -333,6 +346,9 @@ class FastConv : public FastKernel {
     int64_t sub_h = 1, sub_w = 1;  // pointwise strides (conv_subsample first)
     bool src_nhwc = false, dst_nhwc = false;  // oneDNN wants NHWC: transpose_f32, no reorder
     bool direct = false;     // few input channels: conv_direct_blocks (NHWC: _nhwc_rows), not oneDNN
+    bool winograd = false;   // oneDNN's Winograd convolution, one image per run (run_winograd)
+    bool whole_images = false;  // winograd: a batch on several threads, whole images per thread
+    bool blocked16 = false;  // winograd on nChw16c: blocked16.h's conversions, not reorders
     DirectConvGeometry dc;
     DepthwiseGeometry dw;
     ConvPrimitive prim;  // oneDNN path
@@ -370,6 +386,11 @@ class FastConv : public FastKernel {
           packed_direct_ = pack_conv_direct_nhwc(w_.data<float>(),
                                                  bias_.defined() ? bias_.data<float>() : nullptr,
                                                  M, w_.numel() / M);
+        Entry* raw = e.get();
+        cache_[key] = std::move(e);
+        return raw;
+      }
+      if (winograd_entry(ctx, *e, xs, out_nchw, g)) {
         Entry* raw = e.get();
         cache_[key] = std::move(e);
         return raw;
@@ -467,12 +488,146 @@ class FastConv : public FastKernel {
     return raw;
   }
 
+  // Makes e a Winograd entry when the node allows it (winograd_), the
+  // shape is one where it pays (below) and oneDNN has a Winograd
+  // implementation for it. It pays for 3x3, stride 1, no dilation, group 1,
+  // with at least 32 channels in and out (with fewer, e.g. 16 -> 16 at
+  // 112 x 112 or 8 -> 8, the transforms cost as much as they save) and
+  // weights of at most 16 MiB: the transformed weights are 16/9
+  // (F(2x2,3x3)) or 4 (F(4x4,3x3)) times larger (ResNet-18's 512 -> 512
+  // convolutions: 9.4 -> 16.8 MB each, for 1.44 -> ~1.1 ms), which past
+  // that is memory for little time. The primitive is for one image
+  // (run_winograd loops over the batch): a batch-16 primitive picks
+  // F(4x4,3x3) everywhere, with up to 54 MB of scratchpad and 4x the
+  // weights (ResNet-18's peak at batch 16: 453 MB instead of 313), at
+  // about the same speed. mu_ is held.
+  bool winograd_entry(const KernelContext& ctx, Entry& e, const Shape& xs, const Shape& out,
+                      const nn::Geometry& g) {
+    constexpr int64_t kMaxWeightBytes = int64_t{16} << 20;
+    if (!winograd_ || group_ != 1 || w_.dim(2) != 3 || w_.dim(3) != 3 || g.stride[1] != 1 ||
+        g.stride[2] != 1 || g.dilation[1] != 1 || g.dilation[2] != 1 || xs[1] < 32 ||
+        w_.dim(0) < 32 || w_.numel() * int64_t{sizeof(float)} > kMaxWeightBytes)
+      return false;
+    // A batch on several threads: whole images per thread, each with a
+    // one-thread primitive (as NhwcQLinearConv's oneDNN path).
+    e.whole_images = xs[0] >= 2 && ctx.threads() > 1;
+    ScopedThreads threads(e.whole_images ? 1 : ctx.threads());
+    const Shape x1 = {1, xs[1], xs[2], xs[3]}, y1 = {1, out[1], out[2], out[3]};
+    try {
+      const memory::desc bias = bias_md();
+      const auto pd = conv_pd(memory::desc(to_dims(x1), dt::f32, tag::any),
+                              memory::desc(packed_.user().dims(), dt::f32, tag::any),
+                              ctx.input(2) ? &bias : nullptr,
+                              memory::desc(to_dims(y1), dt::f32, tag::any), g,
+                              dnnl::algorithm::convolution_winograd);
+      if (std::string(pd.impl_info_str()).find("wino") == std::string::npos) return false;
+      e.src_user = memory::desc(to_dims(x1), dt::f32, tag::nhwc);
+      e.dst_user = memory::desc(to_dims(y1), dt::f32, tag::nhwc);
+      // oneDNN's 16-channel blocks (what it picks on AVX-512): our
+      // conversions (blocked16.h), else its reorders.
+      e.blocked16 = pd.src_desc() == memory::desc(to_dims(x1), dt::f32, tag::nChw16c) &&
+                    pd.dst_desc() == memory::desc(to_dims(y1), dt::f32, tag::nChw16c);
+      if (!e.blocked16) {
+        e.src_reorder = make_reorder(e.src_user, pd.src_desc());
+        e.dst_reorder = make_reorder(pd.dst_desc(), e.dst_user);
+      }
+      e.prim.create(pd, &packed_);
+    } catch (const dnnl::error&) {
+      return false;  // no Winograd implementation (CPU, shape): the direct one
+    }
+    e.winograd = true;
+    return true;
+  }
+
+  // A Winograd entry's run: per image, x's NHWC image reordered to the
+  // primitive's blocked layout, the convolution, the result reordered into
+  // y's image, then Z and the clamp (while the image is in cache). mu_ is held.
+  void run_winograd(KernelContext& ctx, const Entry& e, const Tensor& x, const Tensor* b,
+                    const Tensor* z) {
+    Tensor& y = out_.get(DType::Float, e.out_shape);
+    const int64_t N = x.dim(0), xs = x.numel() / N, ys = y.numel() / N;
+    const size_t src_bytes = e.prim.pd.src_desc().get_size();
+    const size_t dst_bytes = e.prim.pd.dst_desc().get_size();
+    const size_t scratch_bytes = (e.prim.scratch_size + 63) / 64 * 64;
+    const size_t per_thread = (src_bytes + 63) / 64 * 64 + (dst_bytes + 63) / 64 * 64 + scratch_bytes;
+    const int slots = e.whole_images ? ctx.threads() : 1;
+    // One buffer from the step scratch for every thread's (taken here: the
+    // worker threads run no step of their own).
+    char* bufs = static_cast<char*>(src_buf_.get(per_thread * static_cast<size_t>(slots)));
+    const memory bias = b ? memory(bias_md(), cpu_engine(), const_cast<void*>(b->raw())) : memory();
+    const int64_t C = x.dim(3), P = x.dim(1) * x.dim(2), M = w_.dim(0), OP = ys / M;
+    // Image n on the calling thread with buffer slot t; the layout
+    // conversions split with parallel_for when `split` (one image at a time).
+    auto image = [&](int64_t n, int t, bool split) {
+      auto over = [&](int64_t pixels, auto&& f) {
+        if (split)  // about 64 KiB per chunk
+          ctx.parallel_for(pixels, std::max<int64_t>(1, 16384 / std::max<int64_t>(C, M)), f);
+        else
+          f(0, pixels);
+      };
+      dnnl::stream& s = cpu_stream();
+      char* base = bufs + per_thread * static_cast<size_t>(t);
+      float* xb = reinterpret_cast<float*>(base);
+      float* yb = reinterpret_cast<float*>(base + (src_bytes + 63) / 64 * 64);
+      memory src_p(e.prim.pd.src_desc(), cpu_engine(), xb);
+      memory dst_p(e.prim.pd.dst_desc(), cpu_engine(), yb);
+      const float* xn = x.data<float>() + n * xs;
+      float* yn = y.data<float>() + n * ys;
+      const float* zn = z ? z->data<float>() + n * ys : nullptr;
+      if (e.blocked16) {
+        over(P, [&](int64_t p0, int64_t p1) { nhwc_to_blocked16(xn, P, C, xb, p0, p1); });
+      } else {
+        memory src(e.src_user, cpu_engine(), const_cast<float*>(xn));
+        e.src_reorder.execute(s, src, src_p);
+      }
+      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_p}, {DNNL_ARG_DST, dst_p}};
+      args.emplace(DNNL_ARG_WEIGHTS, *e.prim.weights);
+      if (b) args.emplace(DNNL_ARG_BIAS, bias);
+      if (e.prim.scratch_size)
+        args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.prim.pd.scratchpad_desc(), cpu_engine(),
+                                                 base + per_thread - scratch_bytes));
+      e.prim.prim.execute(s, args);
+      if (e.blocked16) {
+        s.wait();
+        over(OP, [&](int64_t p0, int64_t p1) {
+          blocked16_to_nhwc(yb, OP, M, zn, clamp_, yn, p0, p1);
+        });
+        return;
+      }
+      memory dst(e.dst_user, cpu_engine(), yn);
+      e.dst_reorder.execute(s, dst_p, dst);
+      s.wait();
+      if (!clamp_.on && !zn) return;
+      over((ys + 4095) / 4096, [&](int64_t i0, int64_t i1) {
+        const int64_t b0 = 4096 * i0, b1 = std::min(ys, 4096 * i1);
+        if (zn) add_clamp_f32(clamp_, yn + b0, zn + b0, b1 - b0);
+        else clamp_f32(clamp_, yn + b0, b1 - b0);
+      });
+    };
+    if (e.whole_images) {
+      const int threads = ctx.threads();
+      ctx.parallel_for(threads, 1, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t)
+          for (int64_t n = t * N / threads; n < (t + 1) * N / threads; ++n)
+            image(n, static_cast<int>(t), false);
+      });
+    } else {
+      ScopedThreads threads(ctx.threads());
+      for (int64_t n = 0; n < N; ++n) image(n, 0, true);
+    }
+    fast_counters().winograd.fetch_add(1, std::memory_order_relaxed);
+    act_.apply(y.data<float>(), y.numel());
+    ran_fast();
+    ctx.set_output(0, y);
+  }
+
   nn::SpatialAttrs attrs_;
   static constexpr float kInf = std::numeric_limits<float>::infinity();
   FusedActivation act_;  // None for Conv, and for Relu / Clip (clamp_)
   OutputClamp clamp_;    // FusedConv's Relu or Clip, applied as outputs are stored
   int64_t group_ = 1;
   bool nhwc_ = false;  // com.onnxq NhwcFusedConv: x [N, H, W, C], y [N, OH, OW, M]
+  bool winograd_ = false;  // NhwcFusedConv's winograd attribute: Winograd where it pays
   Tensor w_;  // the constant weights (shares the initializer's buffer)
   Tensor bias_;  // the constant bias, if any
   bool bias_known_ = false;  // no bias, or a constant one (what packed_direct_ holds)

@@ -134,20 +134,16 @@ std::optional<nn::Geometry> conv_geometry(const KernelContext& ctx, int64_t H, i
   }
 }
 
-dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::memory::desc& src,
-                                                  const dnnl::memory::desc& w,
-                                                  const dnnl::memory::desc* bias,
-                                                  const dnnl::memory::desc& dst,
-                                                  const nn::Geometry& g) {
+dnnl::convolution_forward::primitive_desc conv_pd(
+    const dnnl::memory::desc& src, const dnnl::memory::desc& w, const dnnl::memory::desc* bias,
+    const dnnl::memory::desc& dst, const nn::Geometry& g, dnnl::algorithm alg) {
   using conv = dnnl::convolution_forward;
   const dnnl::memory::dims strides{g.stride[1], g.stride[2]};
   const dnnl::memory::dims dil{g.dilation[1] - 1, g.dilation[2] - 1};  // oneDNN counts from 0
   const dnnl::memory::dims pl{g.pad_begin[1], g.pad_begin[2]}, pr{g.pad_end[1], g.pad_end[2]};
   const auto inference = dnnl::prop_kind::forward_inference;
-  const auto direct = dnnl::algorithm::convolution_direct;
-  const conv::desc d = bias
-                           ? conv::desc(inference, direct, src, w, *bias, dst, strides, dil, pl, pr)
-                           : conv::desc(inference, direct, src, w, dst, strides, dil, pl, pr);
+  const conv::desc d = bias ? conv::desc(inference, alg, src, w, *bias, dst, strides, dil, pl, pr)
+                            : conv::desc(inference, alg, src, w, dst, strides, dil, pl, pr);
   return conv::primitive_desc(d, user_scratchpad(), cpu_engine());
 }
 

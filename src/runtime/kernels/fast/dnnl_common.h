@@ -73,6 +73,7 @@ std::unique_ptr<Kernel> make_reference_kernel(const KernelInit& init);
 // it is meant to test).
 struct FastCounters {
   std::atomic<int64_t> fast{0}, fallback{0};
+  std::atomic<int64_t> winograd{0};  // fast runs that were Winograd convolutions
 };
 FastCounters& fast_counters();
 
@@ -262,13 +263,13 @@ dnnl::memory::desc conv_weights_md(const Shape& w, int64_t group, dnnl::memory::
 std::optional<nn::Geometry> conv_geometry(const KernelContext& ctx, int64_t H, int64_t W,
                                           const Tensor& w, const nn::SpatialAttrs& attrs);
 
-// The forward-inference direct convolution with g's strides, dilations and
-// pads (bias optional); throws dnnl::error when oneDNN has no implementation.
-dnnl::convolution_forward::primitive_desc conv_pd(const dnnl::memory::desc& src,
-                                                  const dnnl::memory::desc& w,
-                                                  const dnnl::memory::desc* bias,
-                                                  const dnnl::memory::desc& dst,
-                                                  const nn::Geometry& g);
+// The forward-inference convolution (direct, or Winograd when asked) with
+// g's strides, dilations and pads (bias optional); throws dnnl::error when
+// oneDNN has no implementation.
+dnnl::convolution_forward::primitive_desc conv_pd(
+    const dnnl::memory::desc& src, const dnnl::memory::desc& w, const dnnl::memory::desc* bias,
+    const dnnl::memory::desc& dst, const nn::Geometry& g,
+    dnnl::algorithm alg = dnnl::algorithm::convolution_direct);
 
 // The matmul a x b (+ bias) -> y; throws dnnl::error when oneDNN has none.
 dnnl::matmul::primitive_desc matmul_pd(const dnnl::memory::desc& a, const dnnl::memory::desc& b,
