@@ -43,6 +43,7 @@ std::unique_ptr<ir::Model> optimize_for_inference(const ir::Model& model,
     opt::fuse_conv_activation(*m, opts.fuse_all_activations);
   if (opts.nhwc_int8) opt::nhwc_int8(*m);
   if (opts.nhwc_float) opt::nhwc_float(*m);
+  if (opts.nhwc_float && opts.winograd) opt::allow_winograd(*m);
   if (opts.fuse_integer_chains) opt::fuse_integer_chains(*m);
   return m;
 }

@@ -39,6 +39,13 @@ struct OptimizeOptions {
   // ResNet-18 batch 1: 19.8 -> 19.3 ms (1 thread), 11.3 -> 10.5 ms (2);
   // batch 16: 320 -> 300 ms; Fashion-MNIST batch 16 0.32 -> 0.30 ms.
   bool nhwc_float = true;
+  // Let those NHWC float 3x3 stride-1 convolutions with >= 32 channels in
+  // and out run as Winograd convolutions (oneDNN's F(2x2,3x3) / F(4x4,3x3),
+  // optimize/allow_winograd.cc): about half the multiplications, ResNet-18
+  // 18.4 -> ~12 ms at batch 1. Not the direct convolution's rounding: the
+  // error stays within a small multiple of the direct one's (the bound in
+  // tests/fast/winograd_test.cc). Off: direct convolutions only.
+  bool winograd = true;
   // Constant nodes become initializers (optimize/fold_constants.cc).
   bool fold_constants = true;
   // Float Conv / ConvTranspose / Gemm → inference BatchNormalization → one

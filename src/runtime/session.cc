@@ -206,7 +206,7 @@ std::string op_label(const ir::Node& n) {
 // ------------------------------------------------------------ construction
 
 Session::Session(const ir::Model& model, SessionOptions opts)
-    : optimized_(opts.optimize ? optimize_for_inference(model) : nullptr),
+    : optimized_(opts.optimize ? optimize_for_inference(model, opts.optimizations) : nullptr),
       model_(optimized_ ? *optimized_ : model),
       opts_(opts) {
   std::vector<std::string> problems;

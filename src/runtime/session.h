@@ -37,6 +37,7 @@
 
 #include "ir/graph.h"
 #include "runtime/kernel.h"
+#include "runtime/optimize.h"
 
 namespace onnxq::runtime {
 
@@ -51,6 +52,8 @@ struct SessionOptions {
   // values differ from the model's: calibration, debugging and anything
   // that fetches or observes intermediates must leave it off.
   bool optimize = false;
+  // Which optimizations `optimize` applies (all by default).
+  OptimizeOptions optimizations;
   // Steps whose estimated work (element operations, from the input shapes:
   // elements, or multiply-adds / 8 for Conv, MatMul, Gemm and their integer
   // forms) is below this run on one thread: a fork/join of the OpenMP team

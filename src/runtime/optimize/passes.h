@@ -33,6 +33,11 @@ int nhwc_float(ir::Model& model);
 // proved to have one shape (fuse_conv_sum.cc). Returns the fusions made.
 int fuse_conv_sum(ir::Graph& g, const std::vector<ir::Node*>& adds);
 
+// NhwcFusedConv 3x3, stride 1, no dilation, group 1 ==> the same with
+// winograd = 1, which lets the fast kernel run it as a Winograd
+// convolution (allow_winograd.cc). Returns the nodes marked.
+int allow_winograd(ir::Model& model);
+
 // Constant ==> initializer (fold_constants.cc).
 int fold_constants(ir::Model& model);
 
