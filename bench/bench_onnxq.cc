@@ -4,7 +4,7 @@
 //       writes seeded standard-normal float inputs (the feed both onnxq and
 //       ONNX Runtime time, see bench/run.py)
 //   bench_onnxq MODEL --input IN.npz [--warmup W] [--runs N] [--max-time S]
-//                     [--reference] [--no-optimize] [--profile]
+//                     [--reference] [--no-optimize] [--no-winograd] [--profile]
 //                     [--profile-csv FILE] [--threads T] [--parallel-min-work W]
 //       W untimed runs, then N timed runs of Session::run (with --max-time:
 //       warm-up and timed runs also stop once S seconds of each have passed,
@@ -14,6 +14,7 @@
 //       waited for a core) and "median_ms M" (wall). --reference builds
 //       the session with reference kernels only (SessionOptions::reference_only).
 //       --no-optimize turns off SessionOptions::optimize where the runtime has it.
+//       --no-winograd keeps the direct 3x3 convolutions (OptimizeOptions::winograd off).
 //       --parallel-min-work sets SessionOptions::parallel_min_work (0: every
 //       step may use all threads).
 //       "peak_rss_kb K" is the process's peak RSS after the timed runs
@@ -78,6 +79,12 @@ void set_optimize(O& o, bool on) {
   if constexpr (requires { o.optimize = on; }) o.optimize = on;
 }
 
+// OptimizeOptions::winograd, where this runtime has it.
+template <class O>
+void set_winograd(O& o, bool on) {
+  if constexpr (requires { o.optimizations.winograd = on; }) o.optimizations.winograd = on;
+}
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
@@ -100,7 +107,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<std::string, Shape>> shapes;
   int warmup = 5, runs = 20, threads = 1;
   double max_time = 0;  // seconds; 0: no limit
-  bool no_optimize = false;
+  bool no_optimize = false, no_winograd = false;
   uint64_t seed = 42;
   bool reference = false, profile = false;
   int64_t parallel_min_work = -1;  // -1: SessionOptions' default
@@ -129,6 +136,8 @@ int main(int argc, char** argv) {
       max_time = std::stod(next());
     else if (a == "--no-optimize")
       no_optimize = true;
+    else if (a == "--no-winograd")
+      no_winograd = true;
     else if (a == "--threads")
       threads = std::stoi(next());
     else if (a == "--parallel-min-work")
@@ -157,6 +166,7 @@ int main(int argc, char** argv) {
     opts.reference_only = reference;
     if (parallel_min_work >= 0) opts.parallel_min_work = parallel_min_work;
     set_optimize(opts, !no_optimize);
+    set_winograd(opts, !no_winograd);
     auto t_build = Clock::now();
     runtime::Session sess(*model, opts);
     const double build_ms =

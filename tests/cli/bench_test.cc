@@ -64,6 +64,11 @@ TEST(CliBench, JsonReportOnSmallCnn) {
     json off = bench_json(sh(small_cnn()) + " --runs 2 --warmup 0 --no-optimize");
     expect_consistent(off, 1);
     EXPECT_FALSE(off["optimize"].get<bool>());
+    EXPECT_FALSE(off["winograd"].get<bool>());
+    EXPECT_TRUE(j["winograd"].get<bool>());
+    json direct = bench_json(sh(small_cnn()) + " --runs 2 --warmup 0 --no-winograd");
+    EXPECT_TRUE(direct["optimize"].get<bool>());
+    EXPECT_FALSE(direct["winograd"].get<bool>());
   }
 }
 

@@ -1,6 +1,6 @@
 // `onnxq bench MODEL [--threads N] [--batch B] [--warmup W] [--runs N | --time S]
 //                    [--input NAME=DIMS]... [--data PATH] [--seed S]
-//                    [--reference-kernels] [--no-optimize] [--json]`
+//                    [--reference-kernels] [--no-optimize] [--no-winograd] [--json]`
 //
 // Latency of Session::run on one fixed feed: W untimed warm-up runs, then N
 // timed runs (or timed runs until S seconds have passed). Prints latency
@@ -47,7 +47,7 @@ struct BenchOpts {
   std::vector<std::string> inputs;  // NAME=DIMS
   int threads = 1, batch = 1, warmup = 5, runs = 20;
   double time = 0;
-  bool reference = false, no_optimize = false, json = false;
+  bool reference = false, no_optimize = false, no_winograd = false, json = false;
   CLI::Option *batch_opt = nullptr, *time_opt = nullptr;
 };
 
@@ -256,6 +256,7 @@ void bench_command(const BenchOpts& o) {
   so.threads = o.threads;
   so.reference_only = o.reference;
   const bool has_optimize = set_optimize(so, !o.no_optimize);
+  so.optimizations.winograd = !o.no_winograd;
   auto t_build = Clock::now();
   runtime::Session session(*model, so);
   const double build_ms = ms_since(t_build);
@@ -290,6 +291,7 @@ void bench_command(const BenchOpts& o) {
     j["batch"] = batch;
     j["threads"] = o.threads;
     j["optimize"] = has_optimize ? json(!o.no_optimize) : json(nullptr);
+    j["winograd"] = !o.no_optimize && !o.no_winograd;
     j["reference_kernels"] = o.reference;
     j["input_source"] = o.data.empty() ? "random" : "data";
     if (o.data.empty()) j["seed"] = seed; else j["data"] = o.data;
@@ -320,6 +322,7 @@ void bench_command(const BenchOpts& o) {
       {"kernels", o.reference ? "reference only" : "fast paths"},
   };
   if (has_optimize) rows.push_back({"optimize", o.no_optimize ? "off" : "on"});
+  if (has_optimize && !o.no_optimize) rows.push_back({"winograd", o.no_winograd ? "off" : "on"});
   rows.push_back({"load", fixed(load_ms, 1) + " ms (model), " + fixed(build_ms, 1) + " ms (session build)"});
   rows.push_back({"runs", std::to_string(times.size()) + " timed (" + fixed(total_s, 2) + " s) after " +
                               std::to_string(o.warmup) + " warm-up"});
@@ -361,6 +364,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--reference-kernels", o->reference, "Use only the plain reference kernels");
   if constexpr (has_optimize_member<runtime::SessionOptions>)
     cmd->add_flag("--no-optimize", o->no_optimize, "Do not optimize the graph when building the session");
+  cmd->add_flag("--no-winograd", o->no_winograd, "Keep direct 3x3 convolutions: no Winograd (exact oneDNN direct rounding; see docs/runtime-optimizations.md)");
   cmd->add_flag("--json", o->json, "Print one JSON object");
   cmd->callback([o] { bench_command(*o); });
 }

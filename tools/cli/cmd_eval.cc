@@ -30,7 +30,7 @@ namespace {
 
 struct EvalArgs {
   std::string model, data, reference, output_name;
-  bool json = false, quiet = false, no_optimize = false;
+  bool json = false, quiet = false, no_optimize = false, no_winograd = false;
   DataArgs data_args;  // --limit, --image-preset, ... (data_args.h)
   int threads = 1;
 };
@@ -179,6 +179,7 @@ void eval_command(const EvalArgs& a) {
   opts.output_name = a.output_name;
   opts.session.threads = a.threads;
   opts.session.optimize = !a.no_optimize;
+  opts.session.optimizations.winograd = !a.no_winograd;
   quant::ProgressBar bar("evaluating", reader->size(), !a.quiet);
   opts.progress = [&bar](int64_t done, int64_t) { bar.update(done); };
   eval::EvalReport report = eval::evaluate(*model, *reader, reference.get(), opts);
@@ -213,6 +214,7 @@ void add_eval_command(CLI::App& app) {
   cmd->add_flag("--no-optimize", a->no_optimize,
                 "Run the models as written (by default QDQ groups run as integer operators, "
                 "as in ONNX Runtime; see docs/runtime-optimizations.md)");
+  cmd->add_flag("--no-winograd", a->no_winograd, "Keep direct 3x3 convolutions: no Winograd (exact oneDNN direct rounding; see docs/runtime-optimizations.md)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress bar");
   cmd->callback([a] { eval_command(*a); });
 }

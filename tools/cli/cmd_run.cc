@@ -40,7 +40,7 @@ struct RunOpts {
   std::string seed = "0";  // parsed strictly here: CLI11 wraps negative numbers
   std::string output;
   bool print = false;
-  bool no_optimize = false;
+  bool no_optimize = false, no_winograd = false;
   int threads = 1;
 };
 
@@ -235,6 +235,7 @@ void run_command(const RunOpts& o) {
   runtime::SessionOptions so;
   so.threads = o.threads;
   so.optimize = !o.no_optimize;
+  so.optimizations.winograd = !o.no_winograd;
   runtime::Session session(*model, so);
   double load_ms = ms_since(t_load);
 
@@ -313,6 +314,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("--no-optimize", o->no_optimize,
                 "Run the model as written (by default QDQ groups run as integer operators, "
                 "as in ONNX Runtime; see docs/runtime-optimizations.md)");
+  cmd->add_flag("--no-winograd", o->no_winograd, "Keep direct 3x3 convolutions: no Winograd (exact oneDNN direct rounding; see docs/runtime-optimizations.md)");
   cmd->callback([o] { run_command(*o); });
 }
 
