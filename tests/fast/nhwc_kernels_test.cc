@@ -13,7 +13,9 @@
 //     vs reference.
 //   * Transpose with perm (0,2,3,1) / (0,3,1,2): fast vs reference for
 //     uint8, int8 and float32, shapes with ragged tile edges, few rows, and
-//     unit dimensions (the no-copy path).
+//     unit dimensions (the no-copy path); on 2 threads, shapes whose work
+//     items (column blocks for NCHW -> NHWC, row blocks the other way)
+//     split mid-image and end ragged.
 #include <gtest/gtest.h>
 
 #include "fast/fast_test_util.h"
@@ -148,6 +150,25 @@ TEST(NhwcKernels, TransposeToAndFromChannelsLast) {
         EXPECT_GE(r.fast_runs, 1);
         EXPECT_TRUE(bit_exact(r.fast, r.ref));
         EXPECT_TRUE(bit_exact(r.fast, permute4(x, perm)));
+      }
+}
+
+TEST(NhwcKernels, TransposeSplitAcrossThreads) {
+  const Shape shapes[] = {{2, 32, 40, 41}, {1, 17, 150, 150}, {3, 5, 70, 66}, {2, 96, 13, 11}};
+  int seed = 100;
+  for (DType dt : {DType::UInt8, DType::Float})
+    for (const Shape& s : shapes)
+      for (const std::vector<int>& perm : {kToNhwc, kToNchw}) {
+        SCOPED_TRACE(dtype_name(dt) + " " + shape_str(s) + (perm == kToNhwc ? " to NHWC" : " to NCHW"));
+        const Tensor x = dt == DType::Float ? random_float(s, ++seed) : random_q8(dt, s, ++seed);
+        auto m = one_node("Transpose", {feed(x)}, [&](ir::Node& n) {
+          n.set_attr_ints("perm", std::vector<int64_t>(perm.begin(), perm.end()));
+        });
+        runtime::SessionOptions o;
+        o.threads = 2;
+        o.parallel_min_work = 0;
+        runtime::Session session(*m, o);
+        EXPECT_TRUE(bit_exact(session.run({{"x0", x}}).at(0), permute4(x, perm)));
       }
 }
 
