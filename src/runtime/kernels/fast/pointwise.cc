@@ -17,8 +17,8 @@ bool pointwise_f32_supported() {
 namespace {
 
 // Channels [m0, m0 + MB) x pixels [p, p + 16 NV), the last vector masked
-// with `tail` (lanes < P).
-template <int MB, int NV>
+// with `tail` (lanes < P); PF: also prefetch the next NV vectors of each x row.
+template <int MB, int NV, bool PF = false>
 __attribute__((target("avx512f"))) inline void tile(const float* w, const float* bias, int64_t C,
                                                     const float* x, int64_t ldx, float* y,
                                                     int64_t ldy, int64_t m0, int64_t p,
@@ -33,6 +33,10 @@ __attribute__((target("avx512f"))) inline void tile(const float* w, const float*
   const float* wm = w + m0 * C;
   for (int64_t c = 0; c < C; ++c) {
     const float* xc = x + c * ldx + p;
+    if constexpr (PF) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(xc + 16 * NV + 16 * v), _MM_HINT_T0);
+    }
     __m512 xv[NV];
 #pragma GCC unroll 16
     for (int v = 0; v < NV; ++v)
@@ -69,6 +73,7 @@ template <int NV>
 void column(const float* w, const float* bias, int64_t M, int64_t C, const float* x, int64_t ldx,
             float* y, int64_t ldy, int64_t p, __mmask16 tail, const OutputClamp& clamp) {
   int64_t m = 0;
+  if (M >= 4) tile<4, NV, true>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp), m = 4;
   for (; m + 4 <= M; m += 4) tile<4, NV>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp);
   for (; m < M; ++m) tile<1, NV>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp);
 }
