@@ -60,6 +60,10 @@ ONNXQ_REGISTER_KERNEL("test.exec", "RecordThreads", 1, runtime::kMaxOpset, {},
                       runtime::stateless(record_threads));
 ONNXQ_REGISTER_KERNEL("test.exec", "MatMul", 1, runtime::kMaxOpset, {},
                       runtime::stateless(record_threads));
+ONNXQ_REGISTER_KERNEL("test.exec", "Conv", 1, runtime::kMaxOpset, {},
+                      runtime::stateless(record_threads));
+ONNXQ_REGISTER_KERNEL("test.exec", "NhwcQLinearConv", 1, runtime::kMaxOpset, {},
+                      runtime::stateless(record_threads));
 
 // The thread count the step of `op` saw, for inputs x (fed) and w (initializer).
 int step_threads(const std::string& op, const Shape& xs, const Shape& ws, int threads,
@@ -94,6 +98,38 @@ TEST(StepThreads, SmallStepsRunOnOneThread) {
   EXPECT_EQ(step_threads("MatMul", {4, 256}, {256, 256}, 2), 1);
   // The same inputs to an elementwise step: their 65536 elements are too few.
   EXPECT_EQ(step_threads("RecordThreads", {16, 256}, {256, 256}, 2), 1);
+}
+
+// The thread count of a depthwise step (group = channels, 3x3 weights):
+// Conv (NCHW float, weights input 1) or NhwcQLinearConv (8-bit
+// channels-last, weights input 3) over x of shape xs with C channels.
+int depthwise_threads(const std::string& op, const Shape& xs, int64_t C) {
+  auto m = test::new_model(17);
+  m->set_opset("test.exec", 1);
+  ir::Graph& g = *m->graph;
+  std::vector<ir::Value*> in{input(g, "x", xs)};
+  if (op == "NhwcQLinearConv")
+    for (const char* name : {"s", "z"}) in.push_back(test::init(g, name, Tensor(DType::Float, {1})));
+  in.push_back(test::init(g, "w", Tensor(DType::Float, {C, 1, 3, 3})));
+  ir::Node* n = g.add_node(op, in, {"y"}, "test.exec");
+  n->set_attr_i("group", C);
+  g.add_output(n->output(0));
+  runtime::SessionOptions o;
+  o.threads = 2;
+  runtime::Session s(*m, o);
+  seen_threads().clear();
+  s.run({{"x", Tensor(DType::Float, xs)}});
+  return seen_threads().empty() ? 0 : seen_threads().back();
+}
+
+// A channels-last 8-bit depthwise of 64K+ elements counts its
+// multiply-adds / 4 (MobileNetV2's 576 channels on 14 x 14: 1M, so 254K of
+// work, two threads); smaller ones and NCHW float ones / 8 (127K: one).
+TEST(StepThreads, DepthwiseCost) {
+  EXPECT_EQ(depthwise_threads("NhwcQLinearConv", {1, 14, 14, 576}, 576), 2);
+  EXPECT_EQ(depthwise_threads("NhwcQLinearConv", {1, 7, 7, 960}, 960), 1);
+  EXPECT_EQ(depthwise_threads("Conv", {1, 576, 14, 14}, 576), 1);
+  EXPECT_EQ(depthwise_threads("Conv", {1, 576, 28, 28}, 576), 2);  // 4M / 8
 }
 
 // Fast elementwise kernels split at any threshold give the same bits as
