@@ -27,13 +27,21 @@ constexpr int64_t kParallelMinWork = 1 << 17;
 
 // Calls fn(begin, end) over disjoint chunks covering [0, n), each at least
 // `grain` items, on up to `threads` threads (so n < 2 * grain runs as one
-// chunk). With threads <= 1, or when already inside a parallel region,
+// chunk): one contiguous chunk per thread, even, or in proportion to the
+// threads' measured speeds when they differ (set_adaptive_split below). With threads <= 1, or when already inside a parallel region,
 // runs fn(0, n) on the calling thread. The chunking never changes which
 // items one fn call computes in which order, so a kernel whose items are
 // independent gives bit-identical results for any thread count. An
 // exception thrown by fn is rethrown on the calling thread.
 void parallel_for(int threads, int64_t n, int64_t grain,
                   const std::function<void(int64_t, int64_t)>& fn);
+
+// parallel_for's chunks are even unless the threads have run at
+// different speeds (a busy or slower core): then they follow the speeds
+// measured on earlier calls, so that no thread waits for a slower one.
+// Off: always even chunks. Either call forgets the measured speeds (tests
+// that check the exact chunks call set_adaptive_split(false)).
+void set_adaptive_split(bool on);
 
 // The grain for items of `work_per_item` element operations each, such
 // that a chunk holds about kParallelMinWork.

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -35,6 +36,7 @@ std::vector<std::pair<int64_t, int64_t>> chunks_of(int threads, int64_t n, int64
 
 TEST(ParallelFor, SplitsOnlyIntoChunksOfAtLeastTheGrain) {
   using Calls = std::vector<std::pair<int64_t, int64_t>>;
+  runtime::set_adaptive_split(false);  // even chunks, whatever ran before
   EXPECT_EQ(chunks_of(2, 119, 60), (Calls{{0, 119}}));  // two chunks would be < 60
   EXPECT_EQ(chunks_of(2, 120, 60), (Calls{{0, 60}, {60, 120}}));
   EXPECT_EQ(chunks_of(3, 200, 60), (Calls{{0, 67}, {67, 134}, {134, 200}}));
@@ -43,6 +45,43 @@ TEST(ParallelFor, SplitsOnlyIntoChunksOfAtLeastTheGrain) {
   EXPECT_TRUE(chunks_of(2, 0, 1).empty());
   EXPECT_EQ(runtime::parallel_grain(4), runtime::kParallelMinWork / 4);
   EXPECT_EQ(runtime::parallel_grain(runtime::kParallelMinWork * 2), 1);
+  runtime::set_adaptive_split(true);
+}
+
+// A team whose second thread is slower: after a few calls its chunks
+// shrink in proportion (and every item is still run exactly once, each
+// chunk at least the grain). Thread 1 spends 3x as long per item as thread
+// 0, by spinning, so the learned speed is about 1/3 whatever the machine.
+TEST(ParallelFor, ChunksFollowTheThreadsSpeeds) {
+  runtime::set_adaptive_split(true);
+  const int64_t n = 4000, grain = 100;
+  auto spin_us = [](double us) {
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() < us) {
+    }
+  };
+  std::vector<std::pair<int64_t, int64_t>> last;
+  for (int call = 0; call < 60; ++call) {
+    std::mutex mu;
+    std::vector<std::pair<int64_t, int64_t>> calls;
+    std::vector<int> seen(static_cast<size_t>(n), 0);
+    runtime::parallel_for(2, n, grain, [&](int64_t b, int64_t e) {
+      const bool slow = b > 0;  // the second chunk is thread 1's
+      spin_us(static_cast<double>(e - b) * (slow ? 0.03 : 0.01));
+      std::lock_guard<std::mutex> lock(mu);
+      calls.emplace_back(b, e);
+      for (int64_t i = b; i < e; ++i) ++seen[static_cast<size_t>(i)];
+    });
+    ASSERT_EQ(std::count(seen.begin(), seen.end(), 1), n) << "call " << call;
+    std::sort(calls.begin(), calls.end());
+    for (const auto& [b, e] : calls) EXPECT_GE(e - b, grain);
+    last = calls;
+  }
+  ASSERT_EQ(last.size(), 2u);
+  const double second = static_cast<double>(last[1].second - last[1].first) / n;
+  EXPECT_GT(second, 0.12);  // about 1/4 (speeds 1 : 1/3)
+  EXPECT_LT(second, 0.40);
+  runtime::set_adaptive_split(true);  // forget the speeds for later tests
 }
 
 // ------------------------------------------------------------ step threads
