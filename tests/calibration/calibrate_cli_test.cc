@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -13,6 +14,7 @@
 
 #include "common/ort.h"
 #include "data/npy.h"
+#include "quant/calibration/table.h"
 
 namespace onnxq {
 namespace {
@@ -108,6 +110,31 @@ TEST(CalibrateCli, LimitAndVerboseReport) {
   EXPECT_NE(r.out.find("peak RSS"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("input"), std::string::npos) << r.out;  // the per-tensor table
   EXPECT_NE(read_text(dir + "/t.json").find("\"samples\": 10,"), std::string::npos);
+}
+
+// --reference-kernels runs the model on the oracle kernels: the same
+// tensors, each range equal to the fast kernels' up to float rounding (the
+// fast convolutions sum in another order; a wrong kernel would be off by a
+// whole term, far more than 1e-4 relative).
+TEST(CalibrateCli, ReferenceKernelsGiveTheSameRanges) {
+  const std::string dir = test::temp_dir();
+  const std::string common = "calibrate " + quote(kModel) + " --data " + quote(calibration_npz()) + " -q";
+  CliResult fast = onnxq(common + " -v -o " + quote(dir + "/fast.json"));
+  CliResult ref = onnxq(common + " -v --reference-kernels -o " + quote(dir + "/ref.json"));
+  ASSERT_EQ(fast.exit_code, 0) << fast.err;
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  EXPECT_NE(fast.out.find("(fast kernels)"), std::string::npos) << fast.out;
+  EXPECT_NE(ref.out.find("(reference kernels)"), std::string::npos) << ref.out;
+  const auto a = quant::CalibrationTable::load(dir + "/fast.json").ranges();
+  const auto b = quant::CalibrationTable::load(dir + "/ref.json").ranges();
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_GT(a.size(), 3u);
+  for (const auto& [name, r] : a) {
+    ASSERT_TRUE(b.count(name)) << name;
+    const auto& q = b.at(name);
+    EXPECT_NEAR(r.min, q.min, 1e-4 * (1 + std::fabs(q.min))) << name;
+    EXPECT_NEAR(r.max, q.max, 1e-4 * (1 + std::fabs(q.max))) << name;
+  }
 }
 
 TEST(CalibrateCli, MergeRefusesTablesOfDifferentModels) {

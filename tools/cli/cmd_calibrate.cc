@@ -12,6 +12,7 @@
 // --verbose adds per-tensor ranges, where the time went and the peak RSS.
 // --inference-only runs the same loop without observers (the benchmark
 // baseline for the calibration overhead) and writes no table.
+// --reference-kernels runs the model on the reference kernels only.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -47,7 +48,7 @@ struct CalibrateOpts {
   DataArgs data_args;  // --limit, --shard, --image-preset, ... (data_args.h)
   std::vector<std::string> tensors;
   int threads = 1;
-  bool quiet = false, verbose = false, inference_only = false;
+  bool quiet = false, verbose = false, inference_only = false, reference = false;
 };
 
 void check_output_path(const std::string& path) {
@@ -98,6 +99,7 @@ void calibrate_command(const CalibrateOpts& o) {
       if (!name.empty()) copts.tensors.push_back(name);
   }
   copts.threads = o.threads;
+  copts.reference_kernels = o.reference;
   copts.progress = !o.quiet;
   copts.observe = !o.inference_only;
 
@@ -129,7 +131,8 @@ void calibrate_command(const CalibrateOpts& o) {
   }
   const double inference = stats.seconds_running - stats.seconds_observing;
   std::cout << "time: reading data " << seconds_text(stats.seconds_reading) << ", running the model "
-            << seconds_text(inference) << ", calibrators " << seconds_text(stats.seconds_observing) << "\n";
+            << seconds_text(inference) << " (" << (o.reference ? "reference" : "fast")
+            << " kernels), calibrators " << seconds_text(stats.seconds_observing) << "\n";
   std::cout << "throughput: " << rate_text(samples, stats.seconds_running) << " (model + calibrators), "
             << rate_text(samples, inference) << " (model alone)\n";
   std::cout << "peak RSS: " << peak_rss() << "\n";
@@ -177,6 +180,8 @@ void add_calibrate_command(CLI::App& app) {
   cmd->add_flag("-v,--verbose", o->verbose, "Print per-tensor ranges, timing and peak memory");
   cmd->add_flag("--inference-only", o->inference_only,
                 "Benchmark baseline: run the model over the data without calibrating; no table");
+  cmd->add_flag("--reference-kernels", o->reference,
+                "Run the model on the plain reference kernels only (the fast kernels' oracle; slower)");
   cmd->callback([o] { calibrate_command(*o); });
 
   auto tables = std::make_shared<std::vector<std::string>>();

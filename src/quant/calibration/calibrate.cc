@@ -45,6 +45,7 @@ CalibrationTable calibrate(const ir::Model& model, data::DataReader& reader, con
   const std::unordered_set<std::string> requested = requested_tensors(model, opts.tensors);
   runtime::SessionOptions session_opts;
   session_opts.threads = opts.threads;
+  session_opts.reference_only = opts.reference_kernels;
   runtime::Session session(model, session_opts);
 
   // Calibrators are created when their tensor is first seen as float32;

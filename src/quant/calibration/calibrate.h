@@ -24,6 +24,9 @@ struct CalibrationOptions {
   // float32 graph input and node output.
   std::vector<std::string> tensors;
   int threads = 1;  // runtime threads
+  // Reference kernels only (SessionOptions::reference_only): the oracle the
+  // fast kernels are tested against, to rule them out, or to measure them.
+  bool reference_kernels = false;
   // Progress bar on stderr (drawn only when stderr is a terminal).
   bool progress = true;
   // false: run the model over the data without observing anything (the
