@@ -499,7 +499,7 @@ class FastConv : public FastKernel {
   // that is memory for little time. The primitive is for one image
   // (run_winograd loops over the batch): a batch-16 primitive picks
   // F(4x4,3x3) everywhere, with up to 54 MB of scratchpad and 4x the
-  // weights (ResNet-18's peak at batch 16: 453 MB instead of 313), at
+  // weights (ResNet-18's peak at batch 16: ~440 MiB instead of ~300), at
   // about the same speed. mu_ is held.
   bool winograd_entry(const KernelContext& ctx, Entry& e, const Shape& xs, const Shape& out,
                       const nn::Geometry& g) {
