@@ -50,8 +50,8 @@ TEST(ParallelFor, SplitsOnlyIntoChunksOfAtLeastTheGrain) {
 
 // A team whose second thread is slower: after a few calls its chunks
 // shrink in proportion (and every item is still run exactly once, each
-// chunk at least the grain). Thread 1 spends 3x as long per item as thread
-// 0, by spinning, so the learned speed is about 1/3 whatever the machine.
+// chunk at least the grain). Thread 1 spends 4x as long per item as thread
+// 0, by spinning, so the learned speed is about 1/4 whatever the machine.
 TEST(ParallelFor, ChunksFollowTheThreadsSpeeds) {
   runtime::set_adaptive_split(true);
   const int64_t n = 4000, grain = 100;
@@ -60,14 +60,14 @@ TEST(ParallelFor, ChunksFollowTheThreadsSpeeds) {
     while (std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count() < us) {
     }
   };
-  std::vector<std::pair<int64_t, int64_t>> last;
-  for (int call = 0; call < 60; ++call) {
+  std::vector<double> shares;  // thread 1's share of the items, per call
+  for (int call = 0; call < 80; ++call) {
     std::mutex mu;
     std::vector<std::pair<int64_t, int64_t>> calls;
     std::vector<int> seen(static_cast<size_t>(n), 0);
     runtime::parallel_for(2, n, grain, [&](int64_t b, int64_t e) {
       const bool slow = b > 0;  // the second chunk is thread 1's
-      spin_us(static_cast<double>(e - b) * (slow ? 0.03 : 0.01));
+      spin_us(static_cast<double>(e - b) * (slow ? 0.04 : 0.01));
       std::lock_guard<std::mutex> lock(mu);
       calls.emplace_back(b, e);
       for (int64_t i = b; i < e; ++i) ++seen[static_cast<size_t>(i)];
@@ -75,12 +75,16 @@ TEST(ParallelFor, ChunksFollowTheThreadsSpeeds) {
     ASSERT_EQ(std::count(seen.begin(), seen.end(), 1), n) << "call " << call;
     std::sort(calls.begin(), calls.end());
     for (const auto& [b, e] : calls) EXPECT_GE(e - b, grain);
-    last = calls;
+    ASSERT_EQ(calls.size(), 2u);
+    shares.push_back(static_cast<double>(calls[1].second - calls[1].first) / n);
   }
-  ASSERT_EQ(last.size(), 2u);
-  const double second = static_cast<double>(last[1].second - last[1].first) / n;
-  EXPECT_GT(second, 0.12);  // about 1/4 (speeds 1 : 1/3)
-  EXPECT_LT(second, 0.40);
+  // The median of the last 20 calls (one disturbed call must not decide).
+  std::vector<double> tail(shares.end() - 20, shares.end());
+  std::nth_element(tail.begin(), tail.begin() + 10, tail.end());
+  // About 1/5 (speeds 1 : 1/4); even chunks would give 1/2. Loose bounds:
+  // ctest runs other tests on these cores at the same time.
+  EXPECT_GE(tail[10], static_cast<double>(grain) / n);
+  EXPECT_LT(tail[10], 0.42);
   runtime::set_adaptive_split(true);  // forget the speeds for later tests
 }
 
