@@ -348,7 +348,6 @@ class FastConv : public FastKernel {
     bool direct = false;     // few input channels: conv_direct_blocks (NHWC: _nhwc_rows), not oneDNN
     bool winograd = false;   // oneDNN's Winograd convolution, one image per run (run_winograd)
     bool whole_images = false;  // winograd: a batch on several threads, whole images per thread
-    bool blocked16 = false;  // winograd on nChw16c: blocked16.h's conversions, not reorders
     DirectConvGeometry dc;
     DepthwiseGeometry dw;
     ConvPrimitive prim;  // oneDNN path
@@ -512,7 +511,7 @@ class FastConv : public FastKernel {
     // one-thread primitive (as NhwcQLinearConv's oneDNN path).
     e.whole_images = xs[0] >= 2 && ctx.threads() > 1;
     ScopedThreads threads(e.whole_images ? 1 : ctx.threads());
-    const Shape x1 = {1, xs[1], xs[2], xs[3]}, y1 = {1, out[1], out[2], out[3]};
+    const Shape x1 = {1, xs[1], xs[2], xs[3]}, y1 = {1, out[1], out[2], out[3]};  // NCHW dims
     try {
       const memory::desc bias = bias_md();
       const auto pd = conv_pd(memory::desc(to_dims(x1), dt::f32, tag::any),
@@ -520,17 +519,12 @@ class FastConv : public FastKernel {
                               ctx.input(2) ? &bias : nullptr,
                               memory::desc(to_dims(y1), dt::f32, tag::any), g,
                               dnnl::algorithm::convolution_winograd);
-      if (std::string(pd.impl_info_str()).find("wino") == std::string::npos) return false;
-      e.src_user = memory::desc(to_dims(x1), dt::f32, tag::nhwc);
-      e.dst_user = memory::desc(to_dims(y1), dt::f32, tag::nhwc);
-      // oneDNN's 16-channel blocks (what it picks on AVX-512): our
-      // conversions (blocked16.h), else its reorders.
-      e.blocked16 = pd.src_desc() == memory::desc(to_dims(x1), dt::f32, tag::nChw16c) &&
-                    pd.dst_desc() == memory::desc(to_dims(y1), dt::f32, tag::nChw16c);
-      if (!e.blocked16) {
-        e.src_reorder = make_reorder(e.src_user, pd.src_desc());
-        e.dst_reorder = make_reorder(pd.dst_desc(), e.dst_user);
-      }
+      // oneDNN 2.6's Winograd runs on 16-channel blocks (AVX-512), which
+      // blocked16.h converts from and to NHWC; any other layout: direct.
+      if (std::string(pd.impl_info_str()).find("wino") == std::string::npos ||
+          pd.src_desc() != memory::desc(to_dims(x1), dt::f32, tag::nChw16c) ||
+          pd.dst_desc() != memory::desc(to_dims(y1), dt::f32, tag::nChw16c))
+        return false;
       e.prim.create(pd, &packed_);
     } catch (const dnnl::error&) {
       return false;  // no Winograd implementation (CPU, shape): the direct one
@@ -539,9 +533,9 @@ class FastConv : public FastKernel {
     return true;
   }
 
-  // A Winograd entry's run: per image, x's NHWC image reordered to the
-  // primitive's blocked layout, the convolution, the result reordered into
-  // y's image, then Z and the clamp (while the image is in cache). mu_ is held.
+  // A Winograd entry's run: per image, x's NHWC image converted to 16-
+  // channel blocks, the convolution, the result converted into y's image
+  // with Z and the clamp in the same pass. mu_ is held.
   void run_winograd(KernelContext& ctx, const Entry& e, const Tensor& x, const Tensor* b,
                     const Tensor* z) {
     Tensor& y = out_.get(DType::Float, e.out_shape);
@@ -569,40 +563,21 @@ class FastConv : public FastKernel {
       char* base = bufs + per_thread * static_cast<size_t>(t);
       float* xb = reinterpret_cast<float*>(base);
       float* yb = reinterpret_cast<float*>(base + (src_bytes + 63) / 64 * 64);
-      memory src_p(e.prim.pd.src_desc(), cpu_engine(), xb);
-      memory dst_p(e.prim.pd.dst_desc(), cpu_engine(), yb);
       const float* xn = x.data<float>() + n * xs;
       float* yn = y.data<float>() + n * ys;
       const float* zn = z ? z->data<float>() + n * ys : nullptr;
-      if (e.blocked16) {
-        over(P, [&](int64_t p0, int64_t p1) { nhwc_to_blocked16(xn, P, C, xb, p0, p1); });
-      } else {
-        memory src(e.src_user, cpu_engine(), const_cast<float*>(xn));
-        e.src_reorder.execute(s, src, src_p);
-      }
-      std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src_p}, {DNNL_ARG_DST, dst_p}};
+      over(P, [&](int64_t p0, int64_t p1) { nhwc_to_blocked16(xn, P, C, xb, p0, p1); });
+      std::unordered_map<int, memory> args{
+          {DNNL_ARG_SRC, memory(e.prim.pd.src_desc(), cpu_engine(), xb)},
+          {DNNL_ARG_DST, memory(e.prim.pd.dst_desc(), cpu_engine(), yb)}};
       args.emplace(DNNL_ARG_WEIGHTS, *e.prim.weights);
       if (b) args.emplace(DNNL_ARG_BIAS, bias);
       if (e.prim.scratch_size)
         args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.prim.pd.scratchpad_desc(), cpu_engine(),
                                                  base + per_thread - scratch_bytes));
       e.prim.prim.execute(s, args);
-      if (e.blocked16) {
-        s.wait();
-        over(OP, [&](int64_t p0, int64_t p1) {
-          blocked16_to_nhwc(yb, OP, M, zn, clamp_, yn, p0, p1);
-        });
-        return;
-      }
-      memory dst(e.dst_user, cpu_engine(), yn);
-      e.dst_reorder.execute(s, dst_p, dst);
       s.wait();
-      if (!clamp_.on && !zn) return;
-      over((ys + 4095) / 4096, [&](int64_t i0, int64_t i1) {
-        const int64_t b0 = 4096 * i0, b1 = std::min(ys, 4096 * i1);
-        if (zn) add_clamp_f32(clamp_, yn + b0, zn + b0, b1 - b0);
-        else clamp_f32(clamp_, yn + b0, b1 - b0);
-      });
+      over(OP, [&](int64_t p0, int64_t p1) { blocked16_to_nhwc(yb, OP, M, zn, clamp_, yn, p0, p1); });
     };
     if (e.whole_images) {
       const int threads = ctx.threads();
