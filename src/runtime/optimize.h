@@ -42,7 +42,7 @@ struct OptimizeOptions {
   // Let those NHWC float 3x3 stride-1 convolutions with >= 32 channels in
   // and out run as Winograd convolutions (oneDNN's F(2x2,3x3) / F(4x4,3x3),
   // optimize/allow_winograd.cc): about half the multiplications, ResNet-18
-  // 18.4 -> ~12 ms at batch 1. Not the direct convolution's rounding: the
+  // 18.5 -> 13.3-14.8 ms at batch 1 on one thread. Not the direct convolution's rounding: the
   // error stays within a small multiple of the direct one's (the bound in
   // tests/fast/winograd_test.cc). Off: direct convolutions only.
   bool winograd = true;

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <vector>
 #include <exception>
+#include <vector>
 
 namespace onnxq::runtime {
 
@@ -84,7 +84,6 @@ void parallel_for(int threads, int64_t n, int64_t grain,
   double done_us[kTracked] = {};
   const Clock::time_point start = Clock::now();
   std::exception_ptr error;
-  bool failed = false;
 #pragma omp parallel for num_threads(static_cast<int>(chunks)) schedule(static, 1)
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t begin = b[c], end = b[c + 1];
@@ -93,12 +92,12 @@ void parallel_for(int threads, int64_t n, int64_t grain,
       fn(begin, end);
     } catch (...) {
 #pragma omp critical(onnxq_parallel_for_error)
-      if (!error) error = std::current_exception(), failed = true;
+      if (!error) error = std::current_exception();
     }
     if (adaptive) done_us[c] = std::chrono::duration<double, std::micro>(Clock::now() - start).count();
   }
   if (error) std::rethrow_exception(error);
-  if (!adaptive || failed || done_us[0] < 5.0) return;  // too short to tell
+  if (!adaptive || done_us[0] < 5.0) return;  // too short to tell
   const double rate0 = static_cast<double>(b[1] - b[0]) / done_us[0];
   for (int64_t c = 1; c < chunks; ++c) {
     if (done_us[c] <= 0.0 || b[c + 1] <= b[c]) continue;

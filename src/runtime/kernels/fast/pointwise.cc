@@ -35,7 +35,8 @@ __attribute__((target("avx512f"))) inline void tile(const float* w, const float*
     const float* xc = x + c * ldx + p;
     if constexpr (PF) {
 #pragma GCC unroll 4
-      for (int v = 0; v < NV; ++v) _mm_prefetch(reinterpret_cast<const char*>(xc + 16 * NV + 16 * v), _MM_HINT_T0);
+      for (int v = 0; v < NV; ++v)
+        _mm_prefetch(reinterpret_cast<const char*>(xc + 16 * (NV + v)), _MM_HINT_T0);
     }
     __m512 xv[NV];
 #pragma GCC unroll 16
@@ -73,7 +74,10 @@ template <int NV>
 void column(const float* w, const float* bias, int64_t M, int64_t C, const float* x, int64_t ldx,
             float* y, int64_t ldy, int64_t p, __mmask16 tail, const OutputClamp& clamp) {
   int64_t m = 0;
-  if (M >= 4) tile<4, NV, true>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp), m = 4;
+  if (M >= 4) {  // the first tile also prefetches the next pixel block
+    tile<4, NV, true>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp);
+    m = 4;
+  }
   for (; m + 4 <= M; m += 4) tile<4, NV>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp);
   for (; m < M; ++m) tile<1, NV>(w, bias, C, x, ldx, y, ldy, m, p, tail, clamp);
 }
