@@ -139,6 +139,7 @@ WinoCase random_wino_case(std::mt19937& rng) {
 }
 
 TEST(Winograd, RandomShapesWithinBound) {
+  if (!runtime::fast::pointwise_f32_supported()) GTEST_SKIP() << "Winograd and blocked16.h need AVX-512";
   std::mt19937 rng(20261123);
   double worst = 0;
   int64_t runs = 0;
@@ -162,6 +163,7 @@ TEST(Winograd, RandomShapesWithinBound) {
 // The bound against a reference whose convolution has one weight off by
 // 0.25 (about one product of these uniform [-1, 1] data): out of tolerance.
 TEST(Winograd, BoundSeesOneWrongWeight) {
+  if (!runtime::fast::pointwise_f32_supported()) GTEST_SKIP() << "Winograd and blocked16.h need AVX-512";
   WinoCase k;
   k.c.N = 1, k.c.C = 64, k.c.M = 64, k.c.H = 12, k.c.W = 12, k.c.KH = k.c.KW = 3;
   k.c.pads = {1, 1, 1, 1};
@@ -215,6 +217,7 @@ TEST(Winograd, OtherShapesRunDirect) {
 // multiples of 16, pixel sub-ranges, the zeroed channels past C, Z and
 // the clamp (NaN passes through, as in every clamp of the fast kernels).
 TEST(Blocked16, ConversionsMatchIndexLoops) {
+  if (!runtime::fast::pointwise_f32_supported()) GTEST_SKIP() << "Winograd and blocked16.h need AVX-512";
   using runtime::fast::OutputClamp;
   for (int64_t C : {1, 15, 16, 17, 40, 64}) {
     SCOPED_TRACE("C " + std::to_string(C));

@@ -4,7 +4,9 @@
 // each conversion is a vector copy per (pixel, block) — oneDNN's own
 // reorders did the same work 1.3-2.4x slower here, and the output side
 // also adds a residual Z and clamps (FusedConv's Z and Relu / Clip) in the
-// same pass. Exact: copies, one float addition, min / max.
+// same pass. Exact: copies, one float addition, min / max. AVX-512 only
+// (callers check pointwise_f32_supported(); oneDNN's Winograd is AVX-512
+// too).
 #pragma once
 
 #include <cstdint>

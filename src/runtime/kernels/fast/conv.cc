@@ -505,7 +505,8 @@ class FastConv : public FastKernel {
     constexpr int64_t kMaxWeightBytes = int64_t{16} << 20;
     if (!winograd_ || group_ != 1 || w_.dim(2) != 3 || w_.dim(3) != 3 || g.stride[1] != 1 ||
         g.stride[2] != 1 || g.dilation[1] != 1 || g.dilation[2] != 1 || xs[1] < 32 ||
-        w_.dim(0) < 32 || w_.numel() * int64_t{sizeof(float)} > kMaxWeightBytes)
+        w_.dim(0) < 32 || w_.numel() * int64_t{sizeof(float)} > kMaxWeightBytes ||
+        !pointwise_f32_supported())  // blocked16.h is AVX-512
       return false;
     // A batch on several threads: whole images per thread, each with a
     // one-thread primitive (as NhwcQLinearConv's oneDNN path).
@@ -540,10 +541,11 @@ class FastConv : public FastKernel {
                     const Tensor* z) {
     Tensor& y = out_.get(DType::Float, e.out_shape);
     const int64_t N = x.dim(0), xs = x.numel() / N, ys = y.numel() / N;
-    const size_t src_bytes = e.prim.pd.src_desc().get_size();
-    const size_t dst_bytes = e.prim.pd.dst_desc().get_size();
-    const size_t scratch_bytes = (e.prim.scratch_size + 63) / 64 * 64;
-    const size_t per_thread = (src_bytes + 63) / 64 * 64 + (dst_bytes + 63) / 64 * 64 + scratch_bytes;
+    // Per thread: the blocked input, the blocked output, the scratchpad.
+    auto lines = [](size_t bytes) { return (bytes + 63) / 64 * 64; };
+    const size_t src_bytes = lines(e.prim.pd.src_desc().get_size());
+    const size_t dst_bytes = lines(e.prim.pd.dst_desc().get_size());
+    const size_t per_thread = src_bytes + dst_bytes + lines(e.prim.scratch_size);
     const int slots = e.whole_images ? ctx.threads() : 1;
     // One buffer from the step scratch for every thread's (taken here: the
     // worker threads run no step of their own).
@@ -562,7 +564,7 @@ class FastConv : public FastKernel {
       dnnl::stream& s = cpu_stream();
       char* base = bufs + per_thread * static_cast<size_t>(t);
       float* xb = reinterpret_cast<float*>(base);
-      float* yb = reinterpret_cast<float*>(base + (src_bytes + 63) / 64 * 64);
+      float* yb = reinterpret_cast<float*>(base + src_bytes);
       const float* xn = x.data<float>() + n * xs;
       float* yn = y.data<float>() + n * ys;
       const float* zn = z ? z->data<float>() + n * ys : nullptr;
@@ -570,12 +572,8 @@ class FastConv : public FastKernel {
       std::unordered_map<int, memory> args{
           {DNNL_ARG_SRC, memory(e.prim.pd.src_desc(), cpu_engine(), xb)},
           {DNNL_ARG_DST, memory(e.prim.pd.dst_desc(), cpu_engine(), yb)}};
-      args.emplace(DNNL_ARG_WEIGHTS, *e.prim.weights);
       if (b) args.emplace(DNNL_ARG_BIAS, bias);
-      if (e.prim.scratch_size)
-        args.emplace(DNNL_ARG_SCRATCHPAD, memory(e.prim.pd.scratchpad_desc(), cpu_engine(),
-                                                 base + per_thread - scratch_bytes));
-      e.prim.prim.execute(s, args);
+      e.prim.execute(s, std::move(args), base + src_bytes + dst_bytes);
       s.wait();
       over(OP, [&](int64_t p0, int64_t p1) { blocked16_to_nhwc(yb, OP, M, zn, clamp_, yn, p0, p1); });
     };

@@ -202,15 +202,19 @@ struct Primitive {
     scratch_size = pd.scratchpad_desc().get_size();
     if (w) weights = w->get(pd.weights_desc());
   }
-  // Runs on s with args plus the packed weights and a scratchpad from
-  // scratch; does not wait.
+  // Runs on s with args plus the packed weights and the scratchpad at
+  // `scratchpad` (scratch_size bytes; unused when 0); does not wait.
   void execute(dnnl::stream& s, std::unordered_map<int, dnnl::memory> args,
-               Scratch& scratch) const {
+               void* scratchpad) const {
     if (weights) args.emplace(DNNL_ARG_WEIGHTS, *weights);
     if (scratch_size)
-      args[DNNL_ARG_SCRATCHPAD] =
-          dnnl::memory(pd.scratchpad_desc(), cpu_engine(), scratch.get(scratch_size));
+      args[DNNL_ARG_SCRATCHPAD] = dnnl::memory(pd.scratchpad_desc(), cpu_engine(), scratchpad);
     prim.execute(s, args);
+  }
+  // The same with the scratchpad from scratch.
+  void execute(dnnl::stream& s, std::unordered_map<int, dnnl::memory> args,
+               Scratch& scratch) const {
+    execute(s, std::move(args), scratch_size ? scratch.get(scratch_size) : nullptr);
   }
   // src -> dst, both in pd's layouts, with the packed weights; waits.
   void run(const void* src, void* dst, Scratch& scratch) const {
