@@ -60,7 +60,7 @@ TEST(OnnxIo, RoundTripKeepsEverything) {
 TEST(OnnxIo, UnknownProtobufFieldsSurvive) {
   std::string bytes = serialize_model(*tiny_model());
   // Append field number 99 (varint 42) at model level: unknown to onnx 1.12.
-  std::string extra = {static_cast<char>((99 << 3) & 0x7f | 0x80), static_cast<char>(99 >> 4), 42};
+  std::string extra = {static_cast<char>(((99 << 3) & 0x7f) | 0x80), static_cast<char>(99 >> 4), 42};
   auto m = load_model_from_bytes(bytes + extra, ".", "tiny+unknown");
   std::string out = serialize_model(*m);
   EXPECT_NE(out.find(extra), std::string::npos);
